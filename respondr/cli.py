@@ -1,0 +1,212 @@
+"""The ``respondr`` command line. Every command commits once, or not at all."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import select
+
+from respondr.domain import accounts
+from respondr.domain import channels as channel_ops
+from respondr.domain.errors import DomainError
+from respondr.extensions import db
+from respondr.models import ApiToken
+from respondr.timeutil import utcnow
+
+
+@contextmanager
+def transaction() -> Iterator[None]:
+    """Commit at the end, roll back and explain on a domain error."""
+    try:
+        yield
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        where = f" (--{error.field.replace('_', '-')})" if error.field else ""
+        raise click.ClickException(error.message + where) from None
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db() -> None:
+    """Create or upgrade the database schema to the latest migration."""
+    from respondr.migrate import upgrade
+
+    upgrade(current_app.config["SQLALCHEMY_DATABASE_URI"])
+    click.echo("Database is at the latest schema.")
+
+
+@click.group()
+def users() -> None:
+    """Manage user accounts."""
+
+
+@users.command("create")
+@click.option("--email", required=True, help="Sign-in email address.")
+@click.option("--name", required=True, help="Display name.")
+@click.option("--roles", required=True, help="Comma-separated: agent,approver,manager,admin.")
+@click.option("--trusted", is_flag=True, help="Mark the user as trusted for approval policies.")
+@click.option("--password", required=True, help="Initial password (10 characters or more).")
+@with_appcontext
+def create_user(email: str, name: str, roles: str, trusted: bool, password: str) -> None:
+    """Create a user who can sign in."""
+    with transaction():
+        user = accounts.create_user(
+            db.session, email=email, name=name, password=password, roles=roles,
+            trusted=trusted, actor=None, now=utcnow(),
+        )
+    click.echo(f"Created {user.email} ({', '.join(sorted(user.roles))}).")
+
+
+@users.command("reset-password")
+@click.option("--email", required=True, help="Whose password to reset.")
+@click.option("--base-url", default=None, help="Where respondr is served (default HOST:PORT).")
+@with_appcontext
+def reset_password(email: str, base_url: str | None) -> None:
+    """Print a one-time link (valid 24 hours) where the user sets a new password."""
+    with transaction():
+        user = accounts.get_user(db.session, email)
+        token = accounts.issue_reset_link_token(db.session, user, actor=None, now=utcnow())
+    settings = current_app.extensions["respondr.settings"]
+    base = (base_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    click.echo(f"One-time reset link for {user.email}, valid 24 hours:")
+    click.echo(f"{base}/reset/{token}")
+
+
+@click.group()
+def tokens() -> None:
+    """Manage API tokens."""
+
+
+@tokens.command("create")
+@click.option("--email", required=True, help="The user the token acts as.")
+@click.option("--name", default="", help="What the token is for.")
+@with_appcontext
+def create_token(email: str, name: str) -> None:
+    """Print a new API token once, alone on the last line; only its hash is stored."""
+    with transaction():
+        user = accounts.get_user(db.session, email)
+        token = accounts.create_api_token(db.session, user, name=name, actor=None, now=utcnow())
+    click.echo(f"API token for {user.email} (shown once, store it now):")
+    click.echo(token)
+
+
+@tokens.command("revoke")
+@click.option("--email", help="Revoke every token of this user.")
+@click.option("--prefix", help="Revoke the token starting with this prefix.")
+@with_appcontext
+def revoke_token(email: str | None, prefix: str | None) -> None:
+    """Revoke API tokens, by user or by the prefix shown when listing."""
+    if not email and not prefix:
+        raise click.UsageError("Give --email or --prefix.")
+    query = select(ApiToken).where(ApiToken.revoked_at.is_(None))
+    with transaction():
+        if email:
+            query = query.where(ApiToken.user_id == accounts.get_user(db.session, email).id)
+        if prefix:
+            query = query.where(ApiToken.prefix == prefix[:10])
+        found = db.session.scalars(query).all()
+        for api_token in found:
+            accounts.revoke_api_token(db.session, api_token, actor=None, now=utcnow())
+    click.echo(f"Revoked {len(found)} token(s).")
+
+
+@click.group()
+def channels() -> None:
+    """Manage channels."""
+
+
+@channels.command("create")
+@click.option("--name", required=True, help="Channel name, unique.")
+@click.option("--kind", required=True, help="facebook_page, twitter, instagram, blog, forum, "
+              "email or other.")
+@click.option("--sla-minutes", default=60, show_default=True, help="SLA target for a reply.")
+@click.option("--json", "as_json", is_flag=True, help="Print {id, secret} as JSON for tools.")
+@with_appcontext
+def create_channel(name: str, kind: str, sla_minutes: int, as_json: bool) -> None:
+    """Create a channel and print its id and inbound webhook secret."""
+    with transaction():
+        channel = channel_ops.create_channel(
+            db.session, name=name, kind=kind, sla_minutes=sla_minutes, actor=None, now=utcnow()
+        )
+    if as_json:
+        click.echo(json.dumps({"id": channel.id, "secret": channel.inbound_secret}))
+    else:
+        click.echo(f"Created channel {channel.name} (id {channel.id}).")
+        click.echo(f"Inbound webhook secret: {channel.inbound_secret}")
+
+
+@click.command()
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database has users.")
+@with_appcontext
+def demo(if_empty: bool) -> None:
+    """Load Bernie's Bookstore: channels, staff, stock responses and eight weeks of history."""
+    from respondr.domain import demo as demo_data
+
+    with transaction():
+        loaded = demo_data.load(db.session, now=utcnow(), only_if_empty=if_empty)
+    if loaded:
+        click.echo("Loaded the Bernie's Bookstore demo.")
+    for line in demo_data.sign_in_help():
+        click.echo(line)
+
+
+@click.command()
+@click.option("--workers", default=2, show_default=True, help="Worker threads.")
+def worker(workers: int) -> None:
+    """Run a task worker (publishing, feed polling, claim lapses, escalation)."""
+    from huey.consumer import Consumer
+
+    from respondr.tasks import huey
+
+    Consumer(huey, workers=workers, worker_type="thread", periodic=True).run()
+
+
+@click.command()
+@click.option("--no-worker", is_flag=True, help="Do not start a task worker beside the server.")
+@with_appcontext
+def serve(no_worker: bool) -> None:
+    """Serve respondr on HOST:PORT, with a task worker process beside it."""
+    from werkzeug.serving import run_simple
+
+    settings = current_app.extensions["respondr.settings"]
+    worker_process = None
+    if not no_worker:
+        worker_process = subprocess.Popen([sys.argv[0], "worker"])  # noqa: S603
+    try:
+        click.echo(f"respondr is serving on http://{settings.host}:{settings.port}/")
+        run_simple(settings.host, settings.port, current_app._get_current_object(),
+                   threaded=True)
+    finally:
+        if worker_process is not None:
+            worker_process.terminate()
+            worker_process.wait(timeout=10)
+
+
+def register(app: Flask) -> None:
+    for command in (init_db, users, tokens, channels, demo, worker, serve):
+        app.cli.add_command(command)
+
+
+def _create_app() -> Flask:
+    from respondr import create_app
+
+    return create_app()
+
+
+def main() -> None:
+    FlaskGroup(
+        create_app=_create_app,
+        add_default_commands=False,
+        help="respondr: answer your fans, and see where the time goes.",
+    )(prog_name="respondr")

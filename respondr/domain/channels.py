@@ -1,0 +1,112 @@
+"""Channels: creation, settings and look-up by id or name."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from respondr.domain import audit
+from respondr.domain.errors import NotFound, ValidationError
+from respondr.models import CHANNEL_KINDS, CONNECTORS, Channel, User
+
+
+def find_channel(session: Session, ref: int | str) -> Channel:
+    """A channel by id or by name; NotFound names what was asked for."""
+    channel: Channel | None = None
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        channel = session.get(Channel, int(ref))
+    if channel is None and isinstance(ref, str):
+        channel = session.scalar(select(Channel).where(Channel.name == ref.strip()))
+    if channel is None:
+        raise NotFound(f"There is no channel {ref!r}.", "channel")
+    return channel
+
+
+def _validate(
+    session: Session, *, name: str, kind: str, sla_minutes: int, connector: str,
+    channel: Channel | None,
+) -> str:
+    name = name.strip()
+    if not name:
+        raise ValidationError("Give the channel a name.", "name")
+    if kind not in CHANNEL_KINDS:
+        raise ValidationError(f"Kind must be one of {', '.join(CHANNEL_KINDS)}.", "kind")
+    if connector not in CONNECTORS:
+        raise ValidationError(f"Connector must be one of {', '.join(CONNECTORS)}.", "connector")
+    if sla_minutes < 1:
+        raise ValidationError("The SLA target must be at least one minute.", "sla_minutes")
+    clash = session.scalar(select(Channel).where(Channel.name == name))
+    if clash is not None and clash is not channel:
+        raise ValidationError(f"A channel named {name!r} already exists.", "name")
+    return name
+
+
+def create_channel(
+    session: Session,
+    *,
+    name: str,
+    kind: str,
+    sla_minutes: int = 60,
+    connector: str = "manual",
+    feed_url: str | None = None,
+    actor: User | None,
+    now: datetime,
+) -> Channel:
+    name = _validate(
+        session, name=name, kind=kind, sla_minutes=sla_minutes, connector=connector, channel=None
+    )
+    channel = Channel(
+        name=name,
+        kind=kind,
+        sla_minutes=sla_minutes,
+        connector=connector,
+        feed_url=feed_url or None,
+        created_at=now,
+    )
+    session.add(channel)
+    audit.record(
+        session,
+        actor=actor,
+        action="channel.create",
+        target=channel,
+        details={"name": name, "kind": kind, "sla_minutes": sla_minutes, "connector": connector},
+        now=now,
+    )
+    return channel
+
+
+def update_channel(
+    session: Session,
+    channel: Channel,
+    *,
+    name: str,
+    kind: str,
+    sla_minutes: int,
+    connector: str,
+    feed_url: str | None,
+    active: bool,
+    actor: User,
+    now: datetime,
+) -> None:
+    name = _validate(
+        session, name=name, kind=kind, sla_minutes=sla_minutes, connector=connector,
+        channel=channel,
+    )
+    wanted = {
+        "name": name,
+        "kind": kind,
+        "sla_minutes": sla_minutes,
+        "connector": connector,
+        "feed_url": feed_url or None,
+        "active": active,
+    }
+    changes = {k: [getattr(channel, k), v] for k, v in wanted.items() if getattr(channel, k) != v}
+    if not changes:
+        return
+    for key, (_, new) in changes.items():
+        setattr(channel, key, new)
+    audit.record(
+        session, actor=actor, action="channel.update", target=channel, details=changes, now=now
+    )

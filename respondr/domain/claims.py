@@ -1,0 +1,109 @@
+"""Exclusive claims on messages: atomic on SQLite and PostgreSQL alike.
+
+A claim is a conditional ``UPDATE … WHERE claimed_by_id IS NULL``; the row count says
+who won, so two agents never draft the same message unknowingly.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, select, update
+from sqlalchemy.orm import Session
+
+from respondr import signals
+from respondr.domain.errors import Conflict, Forbidden
+from respondr.models import Message, User
+
+# A message in these states has work left that a claim would start.
+CLAIMABLE_STATUSES = ("new", "claimed", "drafting", "rejected")
+
+
+def claim(session: Session, message: Message, *, actor: User, now: datetime) -> Message:
+    """Take exclusive hold of ``message``; a lost race raises Conflict naming the holder."""
+    result = session.execute(
+        update(Message)
+        .where(
+            Message.id == message.id,
+            Message.claimed_by_id.is_(None),
+            Message.status.in_(CLAIMABLE_STATUSES),
+        )
+        .values(
+            claimed_by_id=actor.id,
+            claimed_at=now,
+            last_activity_at=now,
+            status=case((Message.status == "new", "claimed"), else_=Message.status),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(message)
+    if result.rowcount != 1:
+        if message.claimed_by_id == actor.id:
+            return message  # already yours: claiming again changes nothing
+        if message.claimed_by is not None:
+            raise Conflict(f"{message.claimed_by.name} has already claimed this message.")
+        raise Conflict(f"This message is {message.status.replace('_', ' ')} and cannot be claimed.")
+    signals.message_claimed.send(message, session=session, actor=actor, at=now)
+    return message
+
+
+def _unclaim(message: Message) -> None:
+    message.claimed_by_id = None
+    message.claimed_at = None
+    message.last_activity_at = None
+    if message.status == "claimed":
+        message.status = "new"
+
+
+def release(session: Session, message: Message, *, actor: User, now: datetime) -> None:
+    """The holder (or a manager) gives the message back to the pool."""
+    if message.claimed_by_id is None:
+        return
+    if message.claimed_by_id != actor.id and not actor.has_role("manager", "admin"):
+        raise Forbidden("Only the agent holding this message or a manager can release it.")
+    if message.status == "awaiting_approval":
+        raise Conflict("A reply to this message is awaiting approval; it cannot be released.")
+    holder_id = message.claimed_by_id
+    _unclaim(message)
+    signals.message_released.send(
+        message, session=session, actor=actor, at=now, data={"holder_id": holder_id}
+    )
+
+
+def lapse_idle_claims(session: Session, *, now: datetime, idle_for: timedelta) -> list[Message]:
+    """Return to the pool every claim whose holder did nothing for ``idle_for``."""
+    cutoff = now - idle_for
+    idle = session.scalars(
+        select(Message)
+        .where(
+            Message.claimed_by_id.is_not(None),
+            Message.status.in_(CLAIMABLE_STATUSES),
+            Message.last_activity_at < cutoff,
+        )
+        .with_for_update(skip_locked=True)
+    ).all()
+    for message in idle:
+        holder_id = message.claimed_by_id
+        _unclaim(message)
+        signals.claim_lapsed.send(
+            message, session=session, actor=None, at=now, data={"holder_id": holder_id}
+        )
+    return list(idle)
+
+
+def return_claims_of(session: Session, user: User, *, now: datetime) -> None:
+    """A departing user's claims go back to the pool, so their work is not stranded."""
+    held = session.scalars(
+        select(Message).where(
+            Message.claimed_by_id == user.id, Message.status.in_(CLAIMABLE_STATUSES)
+        )
+    ).all()
+    for message in held:
+        _unclaim(message)
+        signals.message_released.send(
+            message,
+            session=session,
+            actor=None,
+            at=now,
+            data={"holder_id": user.id, "reason": "deactivated"},
+        )

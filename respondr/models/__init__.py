@@ -1,0 +1,49 @@
+"""All models, imported here so ``Base.metadata`` knows every table."""
+
+from respondr.models.base import Base, UTCDateTime
+from respondr.models.channels import CHANNEL_KINDS, CONNECTORS, Channel, RoutingRule
+from respondr.models.drafts import (
+    ApprovalDecision,
+    Draft,
+    DraftVersion,
+    PublishedReply,
+    StockResponse,
+    Submission,
+)
+from respondr.models.events import AuditEntry, WorkflowEvent
+from respondr.models.messages import CATEGORIES, CLOSE_REASONS, INTENTS, Fan, Message, Note
+from respondr.models.organisation import Organisation
+from respondr.models.policies import ApprovalPolicy, PolicyVersion
+from respondr.models.users import ROLES, ApiToken, Notification, Team, User, UserRole
+
+__all__ = [
+    "CATEGORIES",
+    "CHANNEL_KINDS",
+    "CLOSE_REASONS",
+    "CONNECTORS",
+    "INTENTS",
+    "ROLES",
+    "ApiToken",
+    "ApprovalDecision",
+    "ApprovalPolicy",
+    "AuditEntry",
+    "Base",
+    "Channel",
+    "Draft",
+    "DraftVersion",
+    "Fan",
+    "Message",
+    "Note",
+    "Notification",
+    "Organisation",
+    "PolicyVersion",
+    "PublishedReply",
+    "RoutingRule",
+    "StockResponse",
+    "Submission",
+    "Team",
+    "UTCDateTime",
+    "User",
+    "UserRole",
+    "WorkflowEvent",
+]

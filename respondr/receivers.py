@@ -1,0 +1,54 @@
+"""Connects the signal receivers, in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from respondr.models import Draft, Message, PublishedReply, Submission, WorkflowEvent
+from respondr.signals import WORKFLOW_EVENT_KINDS
+
+
+def _ids(sender: Any) -> dict[str, int | None]:
+    """The message, draft and submission a signal's sender belongs to."""
+    if isinstance(sender, Message):
+        return {"message_id": sender.id, "draft_id": None, "submission_id": None}
+    if isinstance(sender, Draft):
+        return {"message_id": sender.message_id, "draft_id": sender.id, "submission_id": None}
+    if isinstance(sender, Submission):
+        return {
+            "message_id": sender.draft.message_id,
+            "draft_id": sender.draft_id,
+            "submission_id": sender.id,
+        }
+    if isinstance(sender, PublishedReply):
+        return {"message_id": sender.message_id, "draft_id": sender.draft_id, "submission_id": None}
+    raise TypeError(f"workflow signal sent by {type(sender).__name__}")
+
+
+def _event_writer(kind: str):  # noqa: ANN202 - a receiver factory
+    def write_workflow_event(sender: Any, *, session, actor, at, data=None, **_: Any) -> None:
+        session.flush()  # the sender needs its id
+        session.add(
+            WorkflowEvent(
+                kind=kind,
+                actor_id=actor.id if actor is not None else None,
+                at=at,
+                data=data or {},
+                **_ids(sender),
+            )
+        )
+
+    return write_workflow_event
+
+
+_connected: list[Any] = []
+
+
+def connect_receivers() -> None:
+    """Connect every receiver once per process (signals are process-global)."""
+    if _connected:
+        return
+    for signal, kind in WORKFLOW_EVENT_KINDS.items():
+        receiver = _event_writer(kind)
+        _connected.append(receiver)  # blinker holds receivers weakly
+        signal.connect(receiver)

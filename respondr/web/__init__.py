@@ -1,0 +1,1 @@
+"""Blueprints: thin request handlers over :mod:`respondr.domain`."""

@@ -1,0 +1,218 @@
+"""Admin pages: users, channels and the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from respondr.domain import accounts, audit
+from respondr.domain import channels as channel_ops
+from respondr.domain.errors import DomainError
+from respondr.domain.organisation import get_organisation
+from respondr.extensions import db
+from respondr.models import Channel, User
+from respondr.timeutil import utcnow
+from respondr.web.forms import AuditFilterForm, ChannelForm, EditUserForm, EmptyForm, UserForm
+from respondr.web.permissions import requires
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+AUDIT_PAGE_SIZE = 100
+
+
+def _field_error(form: FlaskForm, error: DomainError) -> None:
+    """Show a domain error beside the field it names, or above the form."""
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        form.form_errors.append(error.message)
+
+
+def _get_or_404(model: type, ident: int):  # noqa: ANN202
+    obj = db.session.get(model, ident)
+    if obj is None:
+        abort(404)
+    return obj
+
+
+@bp.get("/users")
+@requires("admin")
+def users():  # noqa: ANN201
+    people = db.session.scalars(db.select(User).order_by(User.name)).all()
+    return render_template("admin/users.html", users=people)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@requires("admin")
+def new_user():  # noqa: ANN201
+    form = UserForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.create_user(
+                db.session,
+                email=form.email.data or "",
+                name=form.name.data or "",
+                password=form.password.data or "",
+                roles=form.roles.data or [],
+                trusted=form.trusted.data,
+                actor=current_user,
+                now=utcnow(),
+            )
+            if not form.active.data:
+                accounts.deactivate(db.session, user, now=utcnow())
+        except DomainError as error:
+            db.session.rollback()
+            _field_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"{user.name} can now sign in.", "success")
+            return redirect(url_for("admin.users"))
+    return render_template("admin/user_form.html", form=form, user=None), 400 if form.errors else 200
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@requires("admin")
+def edit_user(user_id: int):  # noqa: ANN201
+    user = _get_or_404(User, user_id)
+    form = EditUserForm(
+        obj=user, data=None if request.method == "POST" else {
+            "roles": sorted(user.roles), "active": user.is_active_account}
+    )
+    if form.validate_on_submit():
+        try:
+            accounts.update_user(
+                db.session,
+                user,
+                name=form.name.data or "",
+                roles=form.roles.data or [],
+                trusted=form.trusted.data,
+                active=form.active.data,
+                actor=current_user,
+                now=utcnow(),
+            )
+        except DomainError as error:
+            db.session.rollback()
+            _field_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"Saved {user.name}.", "success")
+            return redirect(url_for("admin.users"))
+    return render_template(
+        "admin/user_form.html", form=form, user=user, reset_form=EmptyForm(prefix="reset")
+    ), 400 if form.errors else 200
+
+
+@bp.post("/users/<int:user_id>/reset-link")
+@requires("admin")
+def reset_link(user_id: int):  # noqa: ANN201
+    user = _get_or_404(User, user_id)
+    form = EmptyForm(prefix="reset")
+    if not form.validate_on_submit():
+        abort(400)
+    token = accounts.issue_reset_link_token(db.session, user, actor=current_user, now=utcnow())
+    db.session.commit()
+    link = url_for("auth.reset_password", token=token, _external=True)
+    return render_template("admin/reset_link.html", user=user, link=link)
+
+
+@bp.get("/channels")
+@requires("admin")
+def channels():  # noqa: ANN201
+    rows = db.session.scalars(db.select(Channel).order_by(Channel.name)).all()
+    return render_template("admin/channels.html", channels=rows)
+
+
+@bp.route("/channels/new", methods=["GET", "POST"])
+@requires("admin")
+def new_channel():  # noqa: ANN201
+    form = ChannelForm()
+    if form.validate_on_submit():
+        try:
+            channel = channel_ops.create_channel(
+                db.session,
+                name=form.name.data or "",
+                kind=form.kind.data or "",
+                sla_minutes=form.sla_minutes.data or 0,
+                connector=form.connector.data or "manual",
+                feed_url=form.feed_url.data,
+                actor=current_user,
+                now=utcnow(),
+            )
+        except DomainError as error:
+            db.session.rollback()
+            _field_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"Channel {channel.name} created.", "success")
+            return redirect(url_for("admin.edit_channel", channel_id=channel.id))
+    return render_template(
+        "admin/channel_form.html", form=form, channel=None
+    ), 400 if form.errors else 200
+
+
+@bp.route("/channels/<int:channel_id>", methods=["GET", "POST"])
+@requires("admin")
+def edit_channel(channel_id: int):  # noqa: ANN201
+    channel = _get_or_404(Channel, channel_id)
+    form = ChannelForm(obj=channel)
+    if form.validate_on_submit():
+        try:
+            channel_ops.update_channel(
+                db.session,
+                channel,
+                name=form.name.data or "",
+                kind=form.kind.data or "",
+                sla_minutes=form.sla_minutes.data or 0,
+                connector=form.connector.data or "manual",
+                feed_url=form.feed_url.data,
+                active=form.active.data,
+                actor=current_user,
+                now=utcnow(),
+            )
+        except DomainError as error:
+            db.session.rollback()
+            _field_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"Saved {channel.name}.", "success")
+            return redirect(url_for("admin.channels"))
+    return render_template(
+        "admin/channel_form.html", form=form, channel=channel
+    ), 400 if form.errors else 200
+
+
+def _org_date(value: str | None, field: str, form: AuditFilterForm) -> datetime | None:
+    """A YYYY-MM-DD date read as midnight in the organisation's timezone."""
+    if not value:
+        return None
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d")
+    except ValueError:
+        getattr(form, field).errors = ["Use the form YYYY-MM-DD."]
+        return None
+    return day.replace(tzinfo=ZoneInfo(get_organisation(db.session).timezone))
+
+
+@bp.get("/audit", endpoint="audit")
+@requires("admin")
+def audit_log():  # noqa: ANN201
+    form = AuditFilterForm(request.args)
+    people = db.session.scalars(db.select(User).order_by(User.name)).all()
+    form.actor.choices = [("", "Anyone")] + [(str(u.id), u.name) for u in people]
+    since = _org_date(form.since.data, "since", form)
+    until = _org_date(form.until.data, "until", form)
+    if until is not None:
+        until += timedelta(days=1)  # "to" names the last day shown
+    actor_id = int(form.actor.data) if (form.actor.data or "").isdigit() else None
+    entries = db.session.scalars(
+        audit.audit_query(actor_id=actor_id, action=form.action.data, since=since, until=until)
+        .limit(AUDIT_PAGE_SIZE)
+    ).all()
+    status = 400 if form.errors else 200
+    return render_template("admin/audit.html", form=form, entries=entries), status
+

@@ -1,0 +1,89 @@
+"""WTForms forms; Flask-WTF adds the session CSRF token to each."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from respondr.domain.accounts import MIN_PASSWORD_LENGTH
+from respondr.models import CHANNEL_KINDS, CONNECTORS, ROLES
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class SignInForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired()])
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired()])
+    new_password = PasswordField(
+        "New password", validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH)]
+    )
+
+
+class ResetPasswordForm(FlaskForm):
+    new_password = PasswordField(
+        "New password", validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH)]
+    )
+
+
+class EmptyForm(FlaskForm):
+    """For buttons that change state: carries only the CSRF token."""
+
+
+class UserForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    roles = MultiCheckboxField(
+        "Roles", choices=[(r, r.capitalize()) for r in ROLES], validators=[DataRequired()]
+    )
+    trusted = BooleanField("Trusted (policies may let their replies out without approval)")
+    active = BooleanField("Active", default=True)
+    password = PasswordField(
+        "Initial password", validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH)]
+    )
+
+
+class EditUserForm(UserForm):
+    email = None  # type: ignore[assignment]  # an account's email is its identity
+    password = None  # type: ignore[assignment]  # reset links replace passwords set by others
+
+
+class ChannelForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    kind = SelectField("Kind", choices=[(k, k.replace("_", " ").title()) for k in CHANNEL_KINDS])
+    sla_minutes = IntegerField(
+        "SLA target (minutes)", default=60, validators=[DataRequired(), NumberRange(1, 60 * 24 * 14)]
+    )
+    connector = SelectField("Publish connector", choices=[(c, c.title()) for c in CONNECTORS])
+    feed_url = StringField(
+        "Comments feed URL (blogs)",
+        validators=[Optional(), URL(require_tld=False), Length(max=2000)],
+    )
+    active = BooleanField("Active", default=True)
+
+
+class AuditFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter changes nothing
+
+    actor = SelectField("Who", choices=[], validate_choice=False)
+    action = StringField("What (action starts with)", validators=[Optional(), Length(max=64)])
+    since = StringField("From (YYYY-MM-DD)", validators=[Optional()])
+    until = StringField("To (YYYY-MM-DD, included)", validators=[Optional()])
+
