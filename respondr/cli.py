@@ -62,8 +62,14 @@ def create_user(email: str, name: str, roles: str, trusted: bool, password: str)
     """Create a user who can sign in."""
     with transaction():
         user = accounts.create_user(
-            db.session, email=email, name=name, password=password, roles=roles,
-            trusted=trusted, actor=None, now=utcnow(),
+            db.session,
+            email=email,
+            name=name,
+            password=password,
+            roles=roles,
+            trusted=trusted,
+            actor=None,
+            now=utcnow(),
         )
     click.echo(f"Created {user.email} ({', '.join(sorted(user.roles))}).")
 
@@ -128,8 +134,9 @@ def channels() -> None:
 
 @channels.command("create")
 @click.option("--name", required=True, help="Channel name, unique.")
-@click.option("--kind", required=True, help="facebook_page, twitter, instagram, blog, forum, "
-              "email or other.")
+@click.option(
+    "--kind", required=True, help="facebook_page, twitter, instagram, blog, forum, email or other."
+)
 @click.option("--sla-minutes", default=60, show_default=True, help="SLA target for a reply.")
 @click.option("--json", "as_json", is_flag=True, help="Print {id, secret} as JSON for tools.")
 @with_appcontext
@@ -185,8 +192,7 @@ def serve(no_worker: bool) -> None:
         worker_process = subprocess.Popen([sys.argv[0], "worker"])  # noqa: S603
     try:
         click.echo(f"respondr is serving on http://{settings.host}:{settings.port}/")
-        run_simple(settings.host, settings.port, current_app._get_current_object(),
-                   threaded=True)
+        run_simple(settings.host, settings.port, current_app._get_current_object(), threaded=True)
     finally:
         if worker_process is not None:
             worker_process.terminate()

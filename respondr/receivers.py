@@ -25,7 +25,7 @@ def _ids(sender: Any) -> dict[str, int | None]:
     raise TypeError(f"workflow signal sent by {type(sender).__name__}")
 
 
-def _event_writer(kind: str):  # noqa: ANN202 - a receiver factory
+def _event_writer(kind: str):
     def write_workflow_event(sender: Any, *, session, actor, at, data=None, **_: Any) -> None:
         session.flush()  # the sender needs its id
         session.add(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable
-from functools import cache
 from datetime import datetime, timedelta
+from functools import cache
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
@@ -110,9 +110,7 @@ def _dummy_hash() -> str:
     return generate_password_hash(secrets.token_hex(16))
 
 
-def change_password(
-    session: Session, user: User, *, current: str, new: str, now: datetime
-) -> None:
+def change_password(session: Session, user: User, *, current: str, new: str, now: datetime) -> None:
     if not user.check_password(current):
         raise ValidationError("That is not your current password.", "current_password")
     check_password_strength(new, "new_password")
@@ -245,4 +243,3 @@ def user_for_api_token(session: Session, token: str, *, now: datetime) -> User |
         return None
     api_token.last_used_at = now
     return api_token.user
-

@@ -25,7 +25,12 @@ def find_channel(session: Session, ref: int | str) -> Channel:
 
 
 def _validate(
-    session: Session, *, name: str, kind: str, sla_minutes: int, connector: str,
+    session: Session,
+    *,
+    name: str,
+    kind: str,
+    sla_minutes: int,
+    connector: str,
     channel: Channel | None,
 ) -> str:
     name = name.strip()
@@ -91,7 +96,11 @@ def update_channel(
     now: datetime,
 ) -> None:
     name = _validate(
-        session, name=name, kind=kind, sla_minutes=sla_minutes, connector=connector,
+        session,
+        name=name,
+        kind=kind,
+        sla_minutes=sla_minutes,
+        connector=connector,
         channel=channel,
     )
     wanted = {

@@ -54,9 +54,7 @@ class RoutingRule(Base):
     """First matching rule (by position) assigns a new message to a person or a team."""
 
     __tablename__ = "routing_rules"
-    __table_args__ = (
-        CheckConstraint("(user_id IS NULL) <> (team_id IS NULL)", name="one_target"),
-    )
+    __table_args__ = (CheckConstraint("(user_id IS NULL) <> (team_id IS NULL)", name="one_target"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     position: Mapped[int] = mapped_column(default=0)

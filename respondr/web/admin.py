@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from wtforms import SelectChoice
 
 from respondr.domain import accounts, audit
 from respondr.domain import channels as channel_ops
@@ -33,7 +34,7 @@ def _field_error(form: FlaskForm, error: DomainError) -> None:
         form.form_errors.append(error.message)
 
 
-def _get_or_404(model: type, ident: int):  # noqa: ANN202
+def _get_or_404(model: type, ident: int):
     obj = db.session.get(model, ident)
     if obj is None:
         abort(404)
@@ -42,14 +43,14 @@ def _get_or_404(model: type, ident: int):  # noqa: ANN202
 
 @bp.get("/users")
 @requires("admin")
-def users():  # noqa: ANN201
+def users():
     people = db.session.scalars(db.select(User).order_by(User.name)).all()
     return render_template("admin/users.html", users=people)
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
 @requires("admin")
-def new_user():  # noqa: ANN201
+def new_user():
     form = UserForm()
     if form.validate_on_submit():
         try:
@@ -72,16 +73,20 @@ def new_user():  # noqa: ANN201
             db.session.commit()
             flash(f"{user.name} can now sign in.", "success")
             return redirect(url_for("admin.users"))
-    return render_template("admin/user_form.html", form=form, user=None), 400 if form.errors else 200
+    return render_template(
+        "admin/user_form.html", form=form, user=None
+    ), 400 if form.errors else 200
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @requires("admin")
-def edit_user(user_id: int):  # noqa: ANN201
+def edit_user(user_id: int):
     user = _get_or_404(User, user_id)
     form = EditUserForm(
-        obj=user, data=None if request.method == "POST" else {
-            "roles": sorted(user.roles), "active": user.is_active_account}
+        obj=user,
+        data=None
+        if request.method == "POST"
+        else {"roles": sorted(user.roles), "active": user.is_active_account},
     )
     if form.validate_on_submit():
         try:
@@ -109,7 +114,7 @@ def edit_user(user_id: int):  # noqa: ANN201
 
 @bp.post("/users/<int:user_id>/reset-link")
 @requires("admin")
-def reset_link(user_id: int):  # noqa: ANN201
+def reset_link(user_id: int):
     user = _get_or_404(User, user_id)
     form = EmptyForm(prefix="reset")
     if not form.validate_on_submit():
@@ -122,14 +127,14 @@ def reset_link(user_id: int):  # noqa: ANN201
 
 @bp.get("/channels")
 @requires("admin")
-def channels():  # noqa: ANN201
+def channels():
     rows = db.session.scalars(db.select(Channel).order_by(Channel.name)).all()
     return render_template("admin/channels.html", channels=rows)
 
 
 @bp.route("/channels/new", methods=["GET", "POST"])
 @requires("admin")
-def new_channel():  # noqa: ANN201
+def new_channel():
     form = ChannelForm()
     if form.validate_on_submit():
         try:
@@ -157,7 +162,7 @@ def new_channel():  # noqa: ANN201
 
 @bp.route("/channels/<int:channel_id>", methods=["GET", "POST"])
 @requires("admin")
-def edit_channel(channel_id: int):  # noqa: ANN201
+def edit_channel(channel_id: int):
     channel = _get_or_404(Channel, channel_id)
     form = ChannelForm(obj=channel)
     if form.validate_on_submit():
@@ -200,19 +205,21 @@ def _org_date(value: str | None, field: str, form: AuditFilterForm) -> datetime 
 
 @bp.get("/audit", endpoint="audit")
 @requires("admin")
-def audit_log():  # noqa: ANN201
+def audit_log():
     form = AuditFilterForm(request.args)
     people = db.session.scalars(db.select(User).order_by(User.name)).all()
-    form.actor.choices = [("", "Anyone")] + [(str(u.id), u.name) for u in people]
+    form.actor.choices = [SelectChoice("", "Anyone")] + [
+        SelectChoice(str(u.id), u.name) for u in people
+    ]
     since = _org_date(form.since.data, "since", form)
     until = _org_date(form.until.data, "until", form)
     if until is not None:
         until += timedelta(days=1)  # "to" names the last day shown
     actor_id = int(form.actor.data) if (form.actor.data or "").isdigit() else None
     entries = db.session.scalars(
-        audit.audit_query(actor_id=actor_id, action=form.action.data, since=since, until=until)
-        .limit(AUDIT_PAGE_SIZE)
+        audit.audit_query(
+            actor_id=actor_id, action=form.action.data, since=since, until=until
+        ).limit(AUDIT_PAGE_SIZE)
     ).all()
     status = 400 if form.errors else 200
     return render_template("admin/audit.html", form=form, entries=entries), status
-

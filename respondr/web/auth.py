@@ -28,7 +28,7 @@ def load_user(session_token: str) -> User | None:
 
 
 @login_manager.unauthorized_handler
-def unauthorized():  # noqa: ANN201
+def unauthorized():
     from respondr.web.errors import error_response, wants_json
 
     if wants_json():
@@ -51,7 +51,7 @@ def safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
-def login():  # noqa: ANN201
+def login():
     if current_user.is_authenticated:
         return redirect(safe_next(request.args.get("next")))
     form = SignInForm()
@@ -69,7 +69,7 @@ def login():  # noqa: ANN201
 
 @bp.post("/logout")
 @requires()
-def logout():  # noqa: ANN201
+def logout():
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
@@ -78,7 +78,7 @@ def logout():  # noqa: ANN201
 
 @bp.route("/account", methods=["GET", "POST"])
 @requires()
-def account():  # noqa: ANN201
+def account():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
@@ -105,7 +105,7 @@ def account():  # noqa: ANN201
 
 @bp.post("/account/availability")
 @requires()
-def toggle_availability():  # noqa: ANN201
+def toggle_availability():
     accounts.set_availability(db.session, current_user, available=not current_user.available)
     db.session.commit()
     flash("You are now " + ("available" if current_user.available else "away") + ".", "info")
@@ -114,12 +114,13 @@ def toggle_availability():  # noqa: ANN201
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 @public
-def reset_password(token: str):  # noqa: ANN201
+def reset_password(token: str):
     try:
         user = accounts.user_for_reset_token(db.session, token, now=utcnow())
     except DomainError as error:
-        return render_template("error.html", status=404, title="Link expired",
-                               message=error.message), 404
+        return render_template(
+            "error.html", status=404, title="Link expired", message=error.message
+        ), 404
     form = ResetPasswordForm()
     if form.validate_on_submit():
         accounts.reset_password(db.session, token, new=form.new_password.data or "", now=utcnow())

@@ -27,7 +27,7 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/healthz"
 
 
-def error_response(status: int, message: str, field: str | None = None):  # noqa: ANN201
+def error_response(status: int, message: str, field: str | None = None):
     if wants_json():
         body: dict[str, object] = {"error": message}
         if field:
@@ -39,20 +39,21 @@ def error_response(status: int, message: str, field: str | None = None):  # noqa
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
-    def csrf_error(error: CSRFError):  # noqa: ANN202
+    def csrf_error(error: CSRFError):
         return error_response(
-            400, "The form has expired or was not sent from respondr. Reload the page and try again."
+            400,
+            "The form has expired or was not sent from respondr. Reload the page and try again.",
         )
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):  # noqa: ANN202
+    def http_error(error: HTTPException):
         message = error.description or TITLES.get(error.code or 500, "Error")
         if error.code == 413:
             message = "The request body is larger than the 1 MiB limit."
         return error_response(error.code or 500, message)
 
     @app.errorhandler(OperationalError)
-    def database_unavailable(error: DBAPIError):  # noqa: ANN202
+    def database_unavailable(error: DBAPIError):
         db.session.rollback()
         app.logger.warning("database unavailable: %s", type(error.orig).__name__)
         response = error_response(503, "The database is not answering. Try again in a moment.")
@@ -60,7 +61,7 @@ def init_app(app: Flask) -> None:
         return response
 
     @app.errorhandler(Exception)
-    def unexpected(error: Exception):  # noqa: ANN202
+    def unexpected(error: Exception):
         db.session.rollback()
         app.logger.exception("unhandled error")
         return error_response(500, "Something went wrong on our side; nothing was saved.")

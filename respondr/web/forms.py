@@ -8,6 +8,7 @@ from wtforms import (
     EmailField,
     IntegerField,
     PasswordField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -50,7 +51,9 @@ class UserForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     roles = MultiCheckboxField(
-        "Roles", choices=[(r, r.capitalize()) for r in ROLES], validators=[DataRequired()]
+        "Roles",
+        choices=[SelectChoice(r, r.capitalize()) for r in ROLES],
+        validators=[DataRequired()],
     )
     trusted = BooleanField("Trusted (policies may let their replies out without approval)")
     active = BooleanField("Active", default=True)
@@ -66,11 +69,17 @@ class EditUserForm(UserForm):
 
 class ChannelForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    kind = SelectField("Kind", choices=[(k, k.replace("_", " ").title()) for k in CHANNEL_KINDS])
-    sla_minutes = IntegerField(
-        "SLA target (minutes)", default=60, validators=[DataRequired(), NumberRange(1, 60 * 24 * 14)]
+    kind = SelectField(
+        "Kind", choices=[SelectChoice(k, k.replace("_", " ").title()) for k in CHANNEL_KINDS]
     )
-    connector = SelectField("Publish connector", choices=[(c, c.title()) for c in CONNECTORS])
+    sla_minutes = IntegerField(
+        "SLA target (minutes)",
+        default=60,
+        validators=[DataRequired(), NumberRange(1, 60 * 24 * 14)],
+    )
+    connector = SelectField(
+        "Publish connector", choices=[SelectChoice(c, c.title()) for c in CONNECTORS]
+    )
     feed_url = StringField(
         "Comments feed URL (blogs)",
         validators=[Optional(), URL(require_tld=False), Length(max=2000)],
@@ -86,4 +95,3 @@ class AuditFilterForm(FlaskForm):
     action = StringField("What (action starts with)", validators=[Optional(), Length(max=64)])
     since = StringField("From (YYYY-MM-DD)", validators=[Optional()])
     until = StringField("To (YYYY-MM-DD, included)", validators=[Optional()])
-

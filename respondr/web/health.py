@@ -12,7 +12,7 @@ bp = Blueprint("health", __name__)
 
 @bp.get("/healthz")
 @public
-def healthz():  # noqa: ANN201
+def healthz():
     try:
         db.session.execute(text("SELECT 1"))
     except SQLAlchemyError:

@@ -12,19 +12,27 @@ from respondr.web.permissions import requires
 
 bp = Blueprint("inbox", __name__)
 
-OPEN_STATUSES = ("new", "claimed", "drafting", "awaiting_approval", "rejected", "approved",
-                 "publish_failed")
+OPEN_STATUSES = (
+    "new",
+    "claimed",
+    "drafting",
+    "awaiting_approval",
+    "rejected",
+    "approved",
+    "publish_failed",
+)
 PAGE_SIZE = 50
 
 
 @bp.get("/")
 @requires()
-def index():  # noqa: ANN201
+def index():
     channel_id = request.args.get("channel", type=int)
     query = (
         select(Message)
-        .options(joinedload(Message.fan), joinedload(Message.channel),
-                 joinedload(Message.claimed_by))
+        .options(
+            joinedload(Message.fan), joinedload(Message.channel), joinedload(Message.claimed_by)
+        )
         .where(Message.status.in_(OPEN_STATUSES))
         .order_by(Message.sla_due_at, Message.id)
         .limit(PAGE_SIZE)

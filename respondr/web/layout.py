@@ -37,7 +37,7 @@ def init_app(app: Flask) -> None:
         return {"navigation": navigation(), "now": utcnow()}
 
     @app.template_filter("when")
-    def when(value) -> str:  # noqa: ANN001
+    def when(value) -> str:
         return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
 
     @app.after_request

@@ -1,0 +1,75 @@
+"""Short ways to make the objects tests need, through the same domain functions the app uses."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta
+
+from respondr.domain import accounts, channels
+from respondr.models import Channel, Fan, Message, User
+
+__all__ = ["PASSWORD", "User", "create_channel", "create_message", "create_user"]
+from respondr.timeutil import utcnow
+
+PASSWORD = "correct-horse-battery"
+_numbers = itertools.count(1)
+
+
+def create_user(
+    session, *, roles="agent", name=None, email=None, trusted=False, password=PASSWORD
+) -> User:
+    n = next(_numbers)
+    user = accounts.create_user(
+        session,
+        email=email or f"user{n}@example.com",
+        name=name or f"User {n}",
+        password=password,
+        roles=roles,
+        trusted=trusted,
+        actor=None,
+        now=utcnow(),
+    )
+    session.commit()  # the test setup is the edge: later rollbacks keep it
+    return user
+
+
+def create_channel(session, *, name=None, kind="facebook_page", sla_minutes=60) -> Channel:
+    channel = channels.create_channel(
+        session,
+        name=name or f"Channel {next(_numbers)}",
+        kind=kind,
+        sla_minutes=sla_minutes,
+        actor=None,
+        now=utcnow(),
+    )
+    session.commit()  # the test setup is the edge: later rollbacks keep it
+    return channel
+
+
+def create_message(
+    session,
+    channel: Channel,
+    *,
+    text="Do you have the new Murakami in stock?",
+    handle="reader",
+    received_at: datetime | None = None,
+    status="new",
+) -> Message:
+    received_at = received_at or utcnow()
+    fan = session.query(Fan).filter_by(channel_id=channel.id, handle=handle).one_or_none()
+    if fan is None:
+        fan = Fan(channel_id=channel.id, handle=handle, display_name=handle.title())
+        session.add(fan)
+    message = Message(
+        channel=channel,
+        external_id=f"ext-{next(_numbers)}",
+        fan=fan,
+        text=text,
+        posted_at=received_at - timedelta(seconds=30),
+        received_at=received_at,
+        sla_due_at=received_at + timedelta(minutes=channel.sla_minutes),
+        status=status,
+    )
+    session.add(message)
+    session.commit()  # the test setup is the edge: later rollbacks keep it
+    return message

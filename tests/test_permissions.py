@@ -1,0 +1,66 @@
+"""Every route × every role gets the answer its declared permission promises.
+
+The routes come from the URL map, so a new view is covered the day it is added, and a
+view that declares no permission fails here.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from respondr.models import ROLES
+from tests.conftest import csrf_token, sign_in
+
+PERSONAS = ("anonymous", *ROLES)
+SKIP_ENDPOINTS = {"static"}
+
+
+def routes(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in SKIP_ENDPOINTS:
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule, method
+
+
+def test_every_view_declares_who_may_use_it(app):
+    undeclared = [
+        rule.rule
+        for rule, _ in routes(app)
+        if not hasattr(app.view_functions[rule.endpoint], "required_roles")
+    ]
+    assert undeclared == [], "views without @public or @requires(...)"
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_each_role_gets_the_declared_answer_on_every_route(
+    app, client, make_user, make_channel, persona
+):
+    target_user = make_user(roles="agent")
+    channel = make_channel()
+    values = {"user_id": target_user.id, "channel_id": channel.id, "token": "not-a-token"}
+    if persona != "anonymous":
+        make_user(roles=persona, email=f"{persona}@example.com")
+        assert sign_in(client, f"{persona}@example.com").status_code == 302
+    token = csrf_token(client, "/login" if persona == "anonymous" else "/account")
+
+    wrong = []
+    for rule, method in routes(app):
+        required = app.view_functions[rule.endpoint].required_roles
+        url = rule.build({k: values[k] for k in rule.arguments}, append_unknown=False)[1]
+        response = client.open(url, method=method, data={"csrf_token": token})
+        status = response.status_code
+        if required is None:
+            ok = status not in (401, 403) and status < 500
+        elif persona == "anonymous":
+            ok = status in (302, 401) and (status == 401 or "/login" in response.location)
+        elif required and persona not in required:
+            ok = status == 403
+        else:
+            ok = status not in (401, 403) and status < 500
+        if not ok:
+            wrong.append(f"{method} {rule.rule} -> {status}")
+        if persona != "anonymous" and rule.endpoint == "auth.logout":
+            sign_in(client, f"{persona}@example.com")  # signing out was allowed: sign in again
+            token = csrf_token(client, "/account")
+    assert wrong == []
