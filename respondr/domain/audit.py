@@ -40,7 +40,7 @@ def audit_query(
     action: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> Select[tuple[AuditEntry]]:
+) -> Select[AuditEntry]:
     """Newest first, filtered by who, what (an action prefix such as ``user.``) and when."""
     query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
     if actor_id is not None:

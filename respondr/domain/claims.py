@@ -7,8 +7,9 @@ who won, so two agents never draft the same message unknowingly.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import case, select, update
+from sqlalchemy import CursorResult, case, select, update
 from sqlalchemy.orm import Session
 
 from respondr import signals
@@ -21,20 +22,23 @@ CLAIMABLE_STATUSES = ("new", "claimed", "drafting", "rejected")
 
 def claim(session: Session, message: Message, *, actor: User, now: datetime) -> Message:
     """Take exclusive hold of ``message``; a lost race raises Conflict naming the holder."""
-    result = session.execute(
-        update(Message)
-        .where(
-            Message.id == message.id,
-            Message.claimed_by_id.is_(None),
-            Message.status.in_(CLAIMABLE_STATUSES),
-        )
-        .values(
-            claimed_by_id=actor.id,
-            claimed_at=now,
-            last_activity_at=now,
-            status=case((Message.status == "new", "claimed"), else_=Message.status),
-        )
-        .execution_options(synchronize_session=False)
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(Message)
+            .where(
+                Message.id == message.id,
+                Message.claimed_by_id.is_(None),
+                Message.status.in_(CLAIMABLE_STATUSES),
+            )
+            .values(
+                claimed_by_id=actor.id,
+                claimed_at=now,
+                last_activity_at=now,
+                status=case((Message.status == "new", "claimed"), else_=Message.status),
+            )
+            .execution_options(synchronize_session=False)
+        ),
     )
     session.refresh(message)
     if result.rowcount != 1:
