@@ -49,12 +49,10 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from respondr.web import admin, auth, health, inbox
+    from respondr.web import admin, api, auth, health, inbox, layout
 
-    for module in (auth, inbox, admin, health):
+    for module in (auth, inbox, admin, health, api):
         app.register_blueprint(module.bp)
-    from respondr.web import layout
-
     layout.init_app(app)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -191,16 +191,12 @@ def edit_channel(channel_id: int):
     ), 400 if form.errors else 200
 
 
-def _org_date(value: str | None, field: str, form: AuditFilterForm) -> datetime | None:
-    """A YYYY-MM-DD date read as midnight in the organisation's timezone."""
-    if not value:
+def _org_midnight(day: date | None) -> datetime | None:
+    """Midnight at the start of ``day`` in the organisation's timezone."""
+    if day is None:
         return None
-    try:
-        day = datetime.strptime(value, "%Y-%m-%d")
-    except ValueError:
-        getattr(form, field).errors = ["Use the form YYYY-MM-DD."]
-        return None
-    return day.replace(tzinfo=ZoneInfo(get_organisation(db.session).timezone))
+    zone = ZoneInfo(get_organisation(db.session).timezone)
+    return datetime.combine(day, time.min, tzinfo=zone)
 
 
 @bp.get("/audit", endpoint="audit")
@@ -211,10 +207,9 @@ def audit_log():
     form.actor.choices = [SelectChoice("", "Anyone")] + [
         SelectChoice(str(u.id), u.name) for u in people
     ]
-    since = _org_date(form.since.data, "since", form)
-    until = _org_date(form.until.data, "until", form)
-    if until is not None:
-        until += timedelta(days=1)  # "to" names the last day shown
+    form.validate()
+    since = _org_midnight(form.since.data)
+    until = _org_midnight(form.until.data + timedelta(days=1) if form.until.data else None)
     actor_id = int(form.actor.data) if (form.actor.data or "").isdigit() else None
     entries = db.session.scalars(
         audit.audit_query(

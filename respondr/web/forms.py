@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateField,
     EmailField,
     IntegerField,
     PasswordField,
@@ -93,5 +94,5 @@ class AuditFilterForm(FlaskForm):
 
     actor = SelectField("Who", choices=[], validate_choice=False)
     action = StringField("What (action starts with)", validators=[Optional(), Length(max=64)])
-    since = StringField("From (YYYY-MM-DD)", validators=[Optional()])
-    until = StringField("To (YYYY-MM-DD, included)", validators=[Optional()])
+    since = DateField("From", validators=[Optional()])
+    until = DateField("To (included)", validators=[Optional()])
