@@ -7,14 +7,16 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
 
-from respondr.migrate import alembic_config, downgrade, upgrade
+from respondr.migrate import alembic_config, downgrade, include_object, upgrade
 from respondr.models import Base
 
 
 def test_upgrade_head_gives_exactly_the_models_schema(database_url):
     engine = create_engine(database_url)
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": include_object}
+        )
         differences = compare_metadata(context, Base.metadata)
     engine.dispose()
     assert differences == []

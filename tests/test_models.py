@@ -45,6 +45,7 @@ def test_external_id_is_unique_per_channel(db, make_channel, make_message):
             external_id=message.external_id,
             fan=other_fan,
             text="x",
+            sla_due_at=datetime.now(UTC),
             posted_at=datetime.now(UTC),
         )
     )
@@ -55,6 +56,7 @@ def test_external_id_is_unique_per_channel(db, make_channel, make_message):
             external_id=message.external_id,
             fan=fan,
             text="x",
+            sla_due_at=datetime.now(UTC),
             posted_at=datetime.now(UTC),
         )
     )

@@ -86,7 +86,7 @@ class Message(Base):
     claimed_at: Mapped[datetime | None]
     # Last draft save or note by the claim holder: a claim idle past the lapse time ends.
     last_activity_at: Mapped[datetime | None]
-    sla_due_at: Mapped[datetime | None]
+    sla_due_at: Mapped[datetime]
     closed_reason: Mapped[str | None] = mapped_column(String(32))
     closed_at: Mapped[datetime | None]
 
