@@ -34,11 +34,17 @@ def test_every_view_declares_who_may_use_it(app):
 
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_each_role_gets_the_declared_answer_on_every_route(
-    app, client, make_user, make_channel, persona
+    app, client, make_user, make_channel, make_message, persona
 ):
     target_user = make_user(roles="agent")
     channel = make_channel()
-    values = {"user_id": target_user.id, "channel_id": channel.id, "token": "not-a-token"}
+    message = make_message(channel)
+    values = {
+        "user_id": target_user.id,
+        "channel_id": channel.id,
+        "message_id": message.id,
+        "token": "not-a-token",
+    }
     if persona != "anonymous":
         make_user(roles=persona, email=f"{persona}@example.com")
         assert sign_in(client, f"{persona}@example.com").status_code == 302

@@ -41,6 +41,7 @@ class InboxFilter:
     status: str = "open"  # a status, or a group: "open", "all"
     assignee_id: int | None = None
     claimed_by_id: int | None = None
+    mine: int | None = None  # a user id: assigned to them or claimed by them
     search: str = ""
 
     def __post_init__(self) -> None:
@@ -109,6 +110,10 @@ def inbox_query(session: Session, filters: InboxFilter) -> Select[Message]:
     ):
         if value is not None:
             query = query.where(column == value)
+    if filters.mine is not None:
+        query = query.where(
+            or_(Message.assignee_id == filters.mine, Message.claimed_by_id == filters.mine)
+        )
     if filters.search.strip():
         condition = search_condition(session, filters.search)
         if condition is not None:

@@ -1,10 +1,15 @@
-"""What every page shares: the navigation each role sees, and the security headers."""
+"""What every page shares: the navigation each role sees, time display, security headers."""
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask, Response, current_app, g
 from flask_login import current_user
 
+from respondr.domain.organisation import get_organisation
+from respondr.extensions import db
 from respondr.timeutil import utcnow
 
 # (label, endpoint, roles that see it; empty = every signed-in user)
@@ -31,14 +36,46 @@ def navigation() -> list[tuple[str, str]]:
     ]
 
 
+def org_zone() -> ZoneInfo:
+    """The organisation's timezone, read once per request."""
+    if "org_zone" not in g:
+        g.org_zone = ZoneInfo(get_organisation(db.session).timezone)
+    return g.org_zone
+
+
+def when(value: datetime | None) -> str:
+    """A time in the organisation's timezone."""
+    if value is None:
+        return "—"
+    local = value.astimezone(org_zone())
+    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or "")
+
+
+def duration(seconds: float) -> str:
+    """A span for people: "45 min", "3 h 20 min", "2 d 4 h"."""
+    minutes = int(abs(seconds) // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def at_handle(handle: str) -> str:
+    """A fan handle shown with exactly one leading @."""
+    return handle if handle.startswith("@") else f"@{handle}"
+
+
 def init_app(app: Flask) -> None:
+    app.add_template_filter(at_handle, "at_handle")
+    app.add_template_filter(when, "when")
+    app.add_template_filter(duration, "duration")
+
     @app.context_processor
     def layout_context() -> dict[str, object]:
         return {"navigation": navigation(), "now": utcnow()}
-
-    @app.template_filter("when")
-    def when(value) -> str:
-        return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
 
     @app.after_request
     def security_headers(response: Response) -> Response:

@@ -87,3 +87,9 @@ def me():
     return jsonify(
         id=user.id, email=user.email, name=user.name, roles=sorted(user.roles), trusted=user.trusted
     )
+
+
+# The endpoint modules register their views on ``bp`` when imported.
+from respondr.web.api import messages  # noqa: E402
+
+__all__ = ["bp", "messages"]
