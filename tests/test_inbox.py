@@ -247,3 +247,18 @@ def test_fan_text_is_shown_escaped_and_verbatim(client, make_user, make_channel,
         assert "<script>alert" not in page and "<img src=x" not in page
         assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
         assert "\u202eevil" in page
+
+
+def test_inbox_updates_count_messages_that_arrived_after_the_page(
+    client, make_user, make_channel, make_message
+):
+    make_user(email="bernie@example.com")
+    channel = make_channel()
+    opened = utcnow()
+    make_message(channel, received_at=opened - timedelta(minutes=1))
+    make_message(channel, received_at=opened + timedelta(seconds=5))
+    sign_in(client, "bernie@example.com")
+    answer = client.get("/inbox/updates", query_string={"since": opened.isoformat()})
+    assert answer.json == {"new": 1}
+    naive = client.get("/inbox/updates", query_string={"since": "2026-01-01T10:00:00"})
+    assert naive.status_code == 400 and naive.json["field"] == "since"

@@ -171,3 +171,15 @@ def replies_to(session: Session, messages: list[Message]) -> dict[int, list[Publ
     ):
         replies[reply.message_id].append(reply)
     return replies
+
+
+def count_arrived_since(session: Session, since: datetime) -> int:
+    """Open messages received after ``since``: the inbox's "new messages" banner."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.received_at > since, Message.status.in_(OPEN_STATUSES))
+        )
+        or 0
+    )

@@ -11,7 +11,15 @@ from respondr.models.drafts import (
     Submission,
 )
 from respondr.models.events import AuditEntry, WorkflowEvent
-from respondr.models.messages import CATEGORIES, CLOSE_REASONS, INTENTS, Fan, Message, Note
+from respondr.models.messages import (
+    CATEGORIES,
+    CLOSE_REASONS,
+    INTENTS,
+    Fan,
+    Message,
+    MessageViewer,
+    Note,
+)
 from respondr.models.organisation import Organisation
 from respondr.models.policies import ApprovalPolicy, PolicyVersion
 from respondr.models.users import ROLES, ApiToken, Notification, Team, User, UserRole
@@ -33,6 +41,7 @@ __all__ = [
     "DraftVersion",
     "Fan",
     "Message",
+    "MessageViewer",
     "Note",
     "Notification",
     "Organisation",

@@ -103,6 +103,22 @@ class Message(Base):
     )
 
 
+class MessageViewer(Base):
+    """Who has a message open right now: a heartbeat row per person, refreshed by the page."""
+
+    __tablename__ = "message_viewers"
+
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship()
+
+
 class Note(Base):
     """An internal note on a message, for staff only."""
 

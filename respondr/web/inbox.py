@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from datetime import datetime
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from respondr.domain import claims, inbox, triage
+from respondr.domain import presence as presence_ops
 from respondr.domain.errors import DomainError, ValidationError
 from respondr.extensions import db
 from respondr.models import CATEGORIES, CLOSE_REASONS, INTENTS, Channel, Message, User
@@ -91,6 +94,7 @@ def render_message(message: Message, status: int = 200):
         message=message,
         thread=thread,
         replies=inbox.replies_to(db.session, thread),
+        activity=presence_ops.activity(message, current_user),
         form=EmptyForm(),
         **_choices(),
     ), status
@@ -196,6 +200,35 @@ def reassign(message_id: int):
         triage.reassign(db.session, message, to=to, actor=current_user, now=utcnow())
 
     return _act(message_id, action, f"Reassigned to {to.name if to else ''}.")
+
+
+@bp.post("/messages/<int:message_id>/presence")
+@requires(*STAFF)
+def presence(message_id: int):
+    """The page's heartbeat: records this viewer, answers who else is here."""
+    message = _message_or_404(message_id)
+    now = utcnow()
+    presence_ops.touch(db.session, message, current_user, now=now)
+    db.session.commit()
+    return jsonify(
+        viewers=presence_ops.other_viewers(db.session, message, current_user, now=now),
+        activity=presence_ops.activity(message, current_user),
+        status=message.status,
+    )
+
+
+@bp.get("/inbox/updates")
+@requires(*STAFF)
+def updates():
+    """How many open messages arrived after ``since`` (polled by the inbox page)."""
+    try:
+        since = datetime.fromisoformat(request.args.get("since", ""))
+    except ValueError:
+        return jsonify(error="since must be an ISO 8601 time", field="since"), 400
+    if since.tzinfo is None:
+        return jsonify(error="since needs a UTC offset", field="since"), 400
+    count = inbox.count_arrived_since(db.session, since)
+    return jsonify(new=count)
 
 
 @bp.post("/inbox/close")
