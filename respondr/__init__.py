@@ -49,9 +49,19 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from respondr.web import admin, api, auth, health, inbox, layout
+    from respondr.web import (
+        admin,
+        api,
+        auth,
+        drafts,
+        health,
+        inbox,
+        layout,
+        notifications,
+        stock,
+    )
 
-    for module in (auth, inbox, admin, health, api):
+    for module in (auth, inbox, drafts, stock, notifications, admin, health, api):
         app.register_blueprint(module.bp)
     layout.init_app(app)
 

@@ -13,11 +13,12 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
 
-from respondr.domain import accounts
+from respondr.domain import accounts, policies
 from respondr.domain import channels as channel_ops
 from respondr.domain.errors import DomainError
+from respondr.domain.presets import ensure_presets
 from respondr.extensions import db
-from respondr.models import ApiToken
+from respondr.models import ApiToken, ApprovalPolicy, Channel
 from respondr.timeutil import utcnow
 
 
@@ -43,7 +44,9 @@ def init_db() -> None:
     from respondr.migrate import upgrade
 
     upgrade(current_app.config["SQLALCHEMY_DATABASE_URI"])
-    click.echo("Database is at the latest schema.")
+    with transaction():
+        ensure_presets(db.session, now=utcnow())
+    click.echo("Database is at the latest schema, with the shipped approval policies.")
 
 
 @click.group()
@@ -153,6 +156,42 @@ def create_channel(name: str, kind: str, sla_minutes: int, as_json: bool) -> Non
         click.echo(f"Inbound webhook secret: {channel.inbound_secret}")
 
 
+@channels.command("set-policy")
+@click.option("--channel", "channel_ref", required=True, help="Channel name or id.")
+@click.option("--policy", "policy_ref", required=True, help="Policy display name or slug.")
+@with_appcontext
+def set_policy(channel_ref: str, policy_ref: str) -> None:
+    """Put an approval policy in force on a channel (recorded in the audit log)."""
+    with transaction():
+        channel = channel_ops.find_channel(db.session, channel_ref)
+        chosen = policies.find_policy(db.session, policy_ref)
+        policies.set_channel_policy(db.session, channel, chosen, actor=None, now=utcnow())
+    click.echo(f"{channel.name} now uses {chosen.name} (v{chosen.current_version.number}).")
+
+
+@click.group("policies")
+def policies_group() -> None:
+    """Approval policies."""
+
+
+@policies_group.command("list")
+@with_appcontext
+def list_policies() -> None:
+    """List the approval policies with their current version and the channels using each."""
+    for item in db.session.scalars(select(ApprovalPolicy).order_by(ApprovalPolicy.name)):
+        used_by = [
+            c.name
+            for c in db.session.scalars(
+                select(Channel).where(Channel.policy_id == item.id).order_by(Channel.name)
+            )
+        ]
+        version = item.current_version.number if item.current_version else 0
+        click.echo(
+            f"{item.name} ({item.slug}) v{version}"
+            + (f" — used by {', '.join(used_by)}" if used_by else "")
+        )
+
+
 @click.command()
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database has users.")
 @with_appcontext
@@ -200,7 +239,7 @@ def serve(no_worker: bool) -> None:
 
 
 def register(app: Flask) -> None:
-    for command in (init_db, users, tokens, channels, demo, worker, serve):
+    for command in (init_db, users, tokens, channels, policies_group, demo, worker, serve):
         app.cli.add_command(command)
 
 

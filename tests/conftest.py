@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from hypothesis import settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import scoped_session, sessionmaker
+from werkzeug.serving import make_server
 
 from respondr import create_app
 from respondr.extensions import db as flask_db
@@ -212,3 +215,35 @@ def committed_app(databases: Databases, tmp_path_factory: pytest.TempPathFactory
     with app.app_context():
         flask_db.session.remove()
         flask_db.engine.dispose()
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    app: Flask
+
+
+@pytest.fixture(scope="module")
+def live_server(
+    databases: Databases, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """The app on its own fresh, migrated database, served over real HTTP on a free port.
+
+    Like ``committed_app`` but without ``SERVER_NAME``: the browser reaches the server as
+    127.0.0.1, and URLs and cookies must follow the host it asked for.
+    """
+    url = databases.new()
+    upgrade(url)
+    app = make_app(url, tmp_path_factory.mktemp("live-instance"), SERVER_NAME=None)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+        with app.app_context():
+            flask_db.session.remove()
+            flask_db.engine.dispose()

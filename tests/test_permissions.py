@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+from respondr.domain import drafting, stock
 from respondr.models import ROLES
+from respondr.timeutil import utcnow
 from tests.conftest import csrf_token, sign_in
 
 PERSONAS = ("anonymous", *ROLES)
@@ -34,12 +36,27 @@ def test_every_view_declares_who_may_use_it(app):
 
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_each_role_gets_the_declared_answer_on_every_route(
-    app, client, make_user, make_channel, make_message, persona
+    app, client, db, make_user, make_channel, make_message, persona
 ):
     target_user = make_user(roles="agent")
     channel = make_channel()
     message = make_message(channel)
+    draft = drafting.save_draft(
+        db, make_message(channel), author=target_user, text="Hello", version=None, now=utcnow()
+    )
+    response = stock.create(
+        db,
+        title="Thanks",
+        text="Thank you!",
+        category=None,
+        pre_approved=True,
+        actor=None,
+        now=utcnow(),
+    )
+    db.commit()
     values = {
+        "draft_id": draft.id,
+        "response_id": response.id,
         "user_id": target_user.id,
         "channel_id": channel.id,
         "message_id": message.id,

@@ -25,7 +25,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 AUDIT_PAGE_SIZE = 100
 
 
-def _field_error(form: FlaskForm, error: DomainError) -> None:
+def field_error(form: FlaskForm, error: DomainError) -> None:
     """Show a domain error beside the field it names, or above the form."""
     field = getattr(form, error.field, None) if error.field else None
     if field is not None:
@@ -68,7 +68,7 @@ def new_user():
                 accounts.deactivate(db.session, user, now=utcnow())
         except DomainError as error:
             db.session.rollback()
-            _field_error(form, error)
+            field_error(form, error)
         else:
             db.session.commit()
             flash(f"{user.name} can now sign in.", "success")
@@ -102,7 +102,7 @@ def edit_user(user_id: int):
             )
         except DomainError as error:
             db.session.rollback()
-            _field_error(form, error)
+            field_error(form, error)
         else:
             db.session.commit()
             flash(f"Saved {user.name}.", "success")
@@ -150,7 +150,7 @@ def new_channel():
             )
         except DomainError as error:
             db.session.rollback()
-            _field_error(form, error)
+            field_error(form, error)
         else:
             db.session.commit()
             flash(f"Channel {channel.name} created.", "success")
@@ -181,7 +181,7 @@ def edit_channel(channel_id: int):
             )
         except DomainError as error:
             db.session.rollback()
-            _field_error(form, error)
+            field_error(form, error)
         else:
             db.session.commit()
             flash(f"Saved {channel.name}.", "success")

@@ -13,12 +13,13 @@ from wtforms import (
     SelectField,
     SelectMultipleField,
     StringField,
+    TextAreaField,
 )
 from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from respondr.domain.accounts import MIN_PASSWORD_LENGTH
-from respondr.models import CHANNEL_KINDS, CONNECTORS, ROLES
+from respondr.models import CATEGORIES, CHANNEL_KINDS, CONNECTORS, INTENTS, ROLES
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -96,3 +97,15 @@ class AuditFilterForm(FlaskForm):
     action = StringField("What (action starts with)", validators=[Optional(), Length(max=64)])
     since = DateField("From", validators=[Optional()])
     until = DateField("To (included)", validators=[Optional()])
+
+
+class StockResponseForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    text = TextAreaField("Text", validators=[DataRequired(), Length(max=5000)])
+    category = SelectField(
+        "Category",
+        choices=[SelectChoice("", "Any")]
+        + [SelectChoice(c, c.replace("_", " ")) for c in (*CATEGORIES, *INTENTS)],
+    )
+    pre_approved = BooleanField("Pre-approved (policies may let it out unedited)")
+    active = BooleanField("In the library", default=True)

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import current_user
 from sqlalchemy import select
 
-from respondr.domain import claims, inbox, triage
+from respondr.domain import claims, drafting, inbox, stock, triage
 from respondr.domain import presence as presence_ops
 from respondr.domain.errors import DomainError, ValidationError
 from respondr.extensions import db
@@ -89,9 +89,13 @@ def _message_or_404(message_id: int) -> Message:
 
 def render_message(message: Message, status: int = 200):
     thread = inbox.thread(db.session, message)
+    draft = drafting.live_draft(db.session, message)
     return render_template(
         "inbox/message.html",
         message=message,
+        draft=draft,
+        submission=draft.submissions[-1] if draft is not None and draft.submissions else None,
+        stock_responses=db.session.scalars(stock.search()).all(),
         thread=thread,
         replies=inbox.replies_to(db.session, thread),
         activity=presence_ops.activity(message, current_user),

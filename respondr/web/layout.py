@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, Response, current_app, g
 from flask_login import current_user
 
+from respondr.domain import drafting, triage
 from respondr.domain.organisation import get_organisation
 from respondr.extensions import db
 from respondr.timeutil import utcnow
@@ -15,6 +16,8 @@ from respondr.timeutil import utcnow
 # (label, endpoint, roles that see it; empty = every signed-in user)
 NAVIGATION = (
     ("Inbox", "inbox.index", ()),
+    ("Approvals", "drafts.queue", ("approver",)),
+    ("Stock responses", "stock.index", ()),
     ("Users", "admin.users", ("admin",)),
     ("Channels", "admin.channels", ("admin",)),
     ("Audit log", "admin.audit", ("admin",)),
@@ -34,6 +37,16 @@ def navigation() -> list[tuple[str, str]]:
         for label, endpoint, roles in NAVIGATION
         if endpoint in current_app.view_functions and (not roles or current_user.has_role(*roles))
     ]
+
+
+def badge_counts() -> dict[str, int]:
+    """Unread notifications, and for approvers the replies waiting for a decision."""
+    if not current_user.is_authenticated:
+        return {}
+    counts = {"notifications": triage.unread_notifications(db.session, current_user)}
+    if current_user.has_role("approver"):
+        counts["approvals"] = drafting.waiting_for_approval(db.session)
+    return counts
 
 
 def org_zone() -> ZoneInfo:
@@ -75,7 +88,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def layout_context() -> dict[str, object]:
-        return {"navigation": navigation(), "now": utcnow()}
+        return {"navigation": navigation(), "now": utcnow(), "counts": badge_counts()}
 
     @app.after_request
     def security_headers(response: Response) -> Response:

@@ -10,20 +10,16 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, sync_playwright
-from werkzeug.serving import make_server
 
 from respondr.extensions import db as flask_db
-from respondr.migrate import upgrade
 from tests import factories
-from tests.conftest import Databases, make_app
+from tests.conftest import LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -67,38 +63,6 @@ def screenshot_path(name: str) -> Path:
     """Where a screenshot called ``name`` goes; the directories are made as needed."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
-
-
-@dataclass(frozen=True)
-class LiveServer:
-    url: str
-    app: Flask
-
-
-@pytest.fixture(scope="module")
-def live_server(
-    databases: Databases, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    """The app on its own fresh, migrated database, served over real HTTP on a free port.
-
-    Like ``committed_app`` but without ``SERVER_NAME``: the browser reaches the server as
-    127.0.0.1, and URLs and cookies must follow the host it asked for.
-    """
-    url = databases.new()
-    upgrade(url)
-    app = make_app(url, tmp_path_factory.mktemp("live-instance"), SERVER_NAME=None)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    try:
-        yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-        with app.app_context():
-            flask_db.session.remove()
-            flask_db.engine.dispose()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,98 @@
+"""Decisions under concurrency, over real HTTP: one decision per round, however many race."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+
+from sqlalchemy import func, select
+
+from respondr.domain import accounts, drafting
+from respondr.domain.policies import find_policy, set_channel_policy
+from respondr.domain.presets import ensure_presets
+from respondr.extensions import db as flask_db
+from respondr.models import ApprovalDecision, WorkflowEvent
+from respondr.timeutil import utcnow
+from tests import factories
+
+
+def submitted_draft(app) -> tuple[int, dict[str, str]]:
+    """A draft held by corporate-clears-all, and API tokens for two approvers."""
+    with app.app_context():
+        session = flask_db.session
+        ensure_presets(session, now=utcnow())
+        channel = factories.create_channel(session)
+        set_channel_policy(
+            session, channel, find_policy(session, "corporate-clears-all"), actor=None, now=utcnow()
+        )
+        author = factories.create_user(session, name="Bernie")
+        message = factories.create_message(session, channel)
+        draft = drafting.save_draft(
+            session, message, author=author, text="Happy birthday!", version=None, now=utcnow()
+        )
+        drafting.submit(session, draft, actor=author, now=utcnow())
+        tokens = {}
+        for name in ("carol", "dana"):
+            approver = factories.create_user(session, name=name.title(), roles="approver")
+            tokens[name] = accounts.create_api_token(session, approver, actor=None, now=utcnow())
+        session.commit()
+        draft_id = draft.id
+        flask_db.session.remove()
+    return draft_id, tokens
+
+
+def race(url: str, tokens: list[str]) -> list[int]:
+    """POST to ``url`` once per token, all at the same moment; the status codes."""
+    barrier = threading.Barrier(len(tokens))
+    statuses: list[int] = []
+
+    def send(token: str) -> None:
+        request = urllib.request.Request(
+            url,
+            data=b"{}",
+            method="POST",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        barrier.wait(timeout=10)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                statuses.append(response.status)
+        except urllib.error.HTTPError as error:
+            json.loads(error.read())  # every refusal is a JSON error
+            statuses.append(error.code)
+
+    threads = [threading.Thread(target=send, args=(t,)) for t in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(statuses)
+
+
+def decisions(app, draft_id: int) -> tuple[int, int]:
+    with app.app_context():
+        session = flask_db.session
+        count = session.scalar(select(func.count()).select_from(ApprovalDecision))
+        approved = session.scalar(
+            select(func.count())
+            .select_from(WorkflowEvent)
+            .where(WorkflowEvent.kind == "approved", WorkflowEvent.draft_id == draft_id)
+        )
+        flask_db.session.remove()
+    return count, approved
+
+
+def test_two_approvers_at_once_make_one_decision(live_server):
+    draft_id, tokens = submitted_draft(live_server.app)
+    url = f"{live_server.url}/api/v1/drafts/{draft_id}/approve"
+    assert race(url, [tokens["carol"], tokens["dana"]]) == [200, 409]
+    assert decisions(live_server.app, draft_id) == (1, 1)
+
+
+def test_a_double_click_approves_once(live_server):
+    draft_id, tokens = submitted_draft(live_server.app)
+    url = f"{live_server.url}/api/v1/drafts/{draft_id}/approve"
+    assert race(url, [tokens["carol"]] * 2) == [200, 409]
+    assert decisions(live_server.app, draft_id)[1] == 1
