@@ -6,7 +6,8 @@ import itertools
 from datetime import datetime, timedelta
 
 from respondr.domain import accounts, channels
-from respondr.models import Channel, Fan, Message, User
+from respondr.domain.organisation import get_organisation
+from respondr.models import Channel, Fan, Message, Organisation, RoutingRule, Team, User
 
 __all__ = ["PASSWORD", "User", "create_channel", "create_message", "create_user"]
 from respondr.timeutil import utcnow
@@ -73,3 +74,35 @@ def create_message(
     session.add(message)
     session.commit()  # the test setup is the edge: later rollbacks keep it
     return message
+
+
+def create_team(session, *, name=None, members=()) -> Team:
+    team = Team(name=name or f"Team {next(_numbers)}", members=list(members))
+    session.add(team)
+    session.commit()  # the test setup is the edge: later rollbacks keep it
+    return team
+
+
+def create_routing_rule(session, **fields) -> RoutingRule:
+    """A rule: ``user=`` or ``team=`` as target; ``position``, ``channel``, ``category``,
+    ``intent``, ``keyword`` and ``active`` as the model has them."""
+    rule = RoutingRule(**{"position": 0, "active": True, **fields})
+    session.add(rule)
+    session.commit()  # the test setup is the edge: later rollbacks keep it
+    return rule
+
+
+def create_api_token(session, user: User) -> str:
+    """A bearer token for ``user``, as ``respondr tokens create`` makes one."""
+    token = accounts.create_api_token(session, user, actor=None, now=utcnow())
+    session.commit()  # the test setup is the edge: later rollbacks keep it
+    return token
+
+
+def set_organisation(session, *, handles=(), keyword_lists=None) -> Organisation:
+    """The organisation's handles and keyword lists, which drive category and intent."""
+    org = get_organisation(session)
+    org.handles = list(handles)
+    org.keyword_lists = dict(keyword_lists or {})
+    session.commit()  # the test setup is the edge: later rollbacks keep it
+    return org

@@ -256,10 +256,10 @@ def _fits(pieces: list[str | None], text: str) -> bool:
         if start is None:
             return False
         if piece is None:
-            blank = _NON_BLANK.search(text, start)
-            if blank is None:
+            filled = _NON_BLANK.search(text, start)  # the slot must hold a non-blank
+            if filled is None:
                 return False
-            reached = blank.end()
+            reached = filled.end()
         elif not piece:
             continue
         elif isinstance(reached, int):

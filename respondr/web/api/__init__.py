@@ -90,6 +90,9 @@ def me():
 
 
 # The endpoint modules register their views on ``bp`` when imported.
-from respondr.web.api import messages  # noqa: E402
+from respondr.web.api import drafts, messages  # noqa: E402
 
-__all__ = ["bp", "messages"]
+__all__ = ["bp", "drafts", "messages"]
+
+
+from respondr.web.api import ingest  # noqa: E402,F401  (registers its views on bp)

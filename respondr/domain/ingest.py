@@ -1,0 +1,580 @@
+"""Getting fan messages in: validation, storage, enrichment, threading and routing.
+
+Messages arrive three ways, all ending in :func:`ingest`:
+
+- the JSON API (``POST /api/v1/messages``), one message or ``{"messages": [...]}``;
+- a channel's signed webhook, the same body, signed with the channel's inbound secret
+  (:func:`verify_signature`);
+- Facebook Page webhooks, in Facebook's format (:mod:`respondr.domain.facebook`),
+  signed with the app secret (:func:`verify_facebook_signature`).
+
+A message is identified by its channel and external id: a repeated delivery returns the
+stored message unchanged, never a second copy, even when two deliveries race (each
+message is written in a savepoint; a unique-key clash means the other delivery won, and
+its message is returned as ``existing``). In a batch each item stands alone: a rejected
+item is reported and not stored, and the others are kept.
+
+Text is stored verbatim. The one exception is what no database here can hold: a NUL
+character (U+0000; PostgreSQL text cannot store it) or an unpaired surrogate (not
+encodable as UTF-8) is refused with a field error, on every backend alike.
+
+Nothing here commits: the request commits once at its edge.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from respondr import signals
+from respondr.domain.channels import find_channel
+from respondr.domain.enrich import OWNED_CHANNEL_KINDS, enrich
+from respondr.domain.errors import DomainError, NotFound, ValidationError
+from respondr.domain.organisation import get_organisation
+from respondr.domain.routing import route
+from respondr.models import Channel, Fan, Message, Organisation, User
+
+MAX_BATCH = 1000
+MAX_TEXT = 100_000
+MAX_ID = 255  # external_id, thread_id, in_reply_to
+MAX_HANDLE = 255
+MAX_NAME = 255
+MAX_URL = 2000
+MAX_FOLLOWERS = 2**31 - 1  # an INTEGER column
+MAX_ROW_ID = 2**31 - 1  # ids are INTEGER: a larger one would overflow the query, not miss
+# posted_at may run a little ahead of our clock; further ahead it is wrong.
+CLOCK_SKEW = timedelta(minutes=5)
+SIGNATURE_HEADER = "X-Respondr-Signature"
+SIGNATURE_TOLERANCE = timedelta(minutes=5)
+FACEBOOK_SIGNATURE_HEADER = "X-Hub-Signature-256"
+# The attempts at storing one message when concurrent deliveries keep clashing with it.
+STORE_ATTEMPTS = 3
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+class SignatureMissing(DomainError):
+    """The request carries no signature header at all: 400, naming the header."""
+
+
+class BadSignature(DomainError):
+    """A signature that does not match, or is too old: 401, and nothing is stored."""
+
+    status = 401
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """One fan message as received, validated but not yet stored."""
+
+    external_id: str
+    handle: str
+    text: str
+    posted_at: datetime
+    name: str = ""
+    followers: int | None = None
+    url: str | None = None
+    thread_id: str | None = None
+    in_reply_to: str | None = None
+    channel: int | str | None = None
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """The fate of one item of a batch: ``created``, ``existing`` or ``rejected``."""
+
+    status: str
+    message: Message | None = None
+    field: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Received:
+    """What a request delivered: one result per item (one item unless ``batch``)."""
+
+    batch: bool
+    results: list[ItemResult]
+
+
+# --------------------------------------------------------------------------- validation
+
+
+class _Fields:
+    """Reads the fields of one JSON object, naming each by its path on error."""
+
+    def __init__(self, data: Any, prefix: str) -> None:
+        if not isinstance(data, Mapping):
+            raise ValidationError("Send the message as a JSON object.", prefix or "body")
+        self.data = data
+        self.prefix = prefix
+
+    def name(self, key: str) -> str:
+        return f"{self.prefix}.{key}" if self.prefix else key
+
+    def error(self, key: str, message: str) -> ValidationError:
+        return ValidationError(message, self.name(key))
+
+    def string(
+        self,
+        key: str,
+        *,
+        max_length: int,
+        required: bool = False,
+        identifier: bool = False,
+        verbatim: bool = False,
+    ) -> str | None:
+        """A string field. Identifiers may also be sent as integers; all but verbatim
+        fields are stripped, and a blank optional field counts as absent."""
+        value = self.data.get(key)
+        if value is None:
+            if required:
+                raise self.error(key, f"{key} is required.")
+            return None
+        if identifier and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            raise self.error(key, f"{key} must be a string.")
+        if not verbatim:
+            value = value.strip()
+            if not value:
+                if required:
+                    raise self.error(key, f"{key} must not be blank.")
+                return None
+        if len(value) > max_length:
+            raise self.error(
+                key, f"{key} is {len(value):,} characters long; the limit is {max_length:,}."
+            )
+        if found := _UNSTORABLE.search(value):
+            what = "a NUL character (U+0000)" if found.group() == "\x00" else "broken Unicode"
+            raise self.error(
+                key, f"{key} contains {what}, which cannot be stored; remove it and send again."
+            )
+        return value
+
+    def required(self, key: str, *, max_length: int, identifier: bool = False) -> str:
+        value = self.string(key, max_length=max_length, required=True, identifier=identifier)
+        assert value is not None
+        return value
+
+    def count(self, key: str) -> int | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(key, f"{key} must be a whole number.")
+        if not 0 <= value <= MAX_FOLLOWERS:
+            raise self.error(key, f"{key} must be between 0 and {MAX_FOLLOWERS:,}.")
+        return value
+
+    def url(self, key: str) -> str | None:
+        value = self.string(key, max_length=MAX_URL)
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc or " " in value:
+            raise self.error(key, f"{key} must be an http:// or https:// address.")
+        return value
+
+    def time(self, key: str, *, now: datetime | None) -> datetime:
+        value = self.data.get(key)
+        example = "for example 2026-11-26T09:30:00+01:00 or 2026-11-26T08:30:00Z"
+        if value is None:
+            raise self.error(key, f"{key} is required: the platform's time, {example}.")
+        if not isinstance(value, str):
+            raise self.error(key, f"{key} must be an ISO 8601 time, {example}.")
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise self.error(key, f"{key} is not an ISO 8601 time; send one {example}.") from None
+        if parsed.tzinfo is None or parsed.utcoffset() is None:
+            raise self.error(key, f"{key} needs its UTC offset to be unambiguous, {example}.")
+        try:
+            parsed = parsed.astimezone(UTC)
+        except OverflowError:
+            raise self.error(key, f"{key} is out of range.") from None
+        if now is not None and parsed > now + CLOCK_SKEW:
+            raise self.error(key, f"{key} is in the future ({parsed.isoformat()}).")
+        return parsed
+
+    def nested(self, key: str) -> _Fields:
+        value = self.data.get(key)
+        if value is None:
+            raise self.error(key, f"{key} is required.")
+        if not isinstance(value, Mapping):
+            raise self.error(key, f"{key} must be a JSON object.")
+        return _Fields(value, self.name(key))
+
+
+def parse_incoming(
+    data: Any, *, prefix: str = "", need_channel: bool = True, now: datetime | None = None
+) -> IncomingMessage:
+    """Validate one message as the API and webhooks take it.
+
+    Raises :class:`ValidationError` naming the offending field by its path, prefixed with
+    ``prefix`` (``messages[3].author.handle``). With ``now``, a ``posted_at`` more than
+    five minutes ahead of it is refused.
+    """
+    fields = _Fields(data, prefix)
+    channel: int | str | None = None
+    raw_channel = fields.data.get("channel")
+    if isinstance(raw_channel, int) and not isinstance(raw_channel, bool):
+        channel = raw_channel
+    elif raw_channel is not None or need_channel:
+        channel = fields.string("channel", max_length=120, required=need_channel)
+    if need_channel and channel is None:
+        raise fields.error("channel", "Name the channel: its id or its name.")
+    author = fields.nested("author")
+    return IncomingMessage(
+        channel=channel,
+        external_id=fields.required("external_id", max_length=MAX_ID, identifier=True),
+        handle=author.required("handle", max_length=MAX_HANDLE, identifier=True),
+        name=author.string("name", max_length=MAX_NAME) or "",
+        followers=author.count("followers"),
+        text=_text(fields),
+        posted_at=fields.time("posted_at", now=now),
+        url=fields.url("url"),
+        thread_id=fields.string("thread_id", max_length=MAX_ID, identifier=True),
+        in_reply_to=fields.string("in_reply_to", max_length=MAX_ID, identifier=True),
+    )
+
+
+def _text(fields: _Fields) -> str:
+    if fields.data.get("text") is None:
+        raise fields.error("text", "text is required (it may be empty for a photo or sticker).")
+    text = fields.string("text", max_length=MAX_TEXT, verbatim=True)
+    assert text is not None
+    return text
+
+
+def batch_items(body: Mapping[str, Any]) -> list[Any] | None:
+    """The items of a batch body (``{"messages": [...]}``), or None for a single message."""
+    if "messages" not in body:
+        return None
+    items = body["messages"]
+    if not isinstance(items, list):
+        raise ValidationError("messages must be a list of messages.", "messages")
+    if not 1 <= len(items) <= MAX_BATCH:
+        raise ValidationError(
+            f"Send from 1 to {MAX_BATCH:,} messages in one batch, not {len(items):,}.",
+            "messages",
+        )
+    return items
+
+
+def resolve_channel(session: Session, ref: int | str | None, *, field: str = "channel") -> Channel:
+    """The channel a body names; an unknown one is a field error, not a missing page."""
+    if ref is None:
+        raise ValidationError("Name the channel: its id or its name.", field)
+    number = ref.strip() if isinstance(ref, str) else str(ref)
+    if number.lstrip("-").isdigit() and not (number.isascii() and abs(int(number)) <= MAX_ROW_ID):
+        raise ValidationError(f"There is no channel {ref!r}.", field)
+    try:
+        return find_channel(session, ref)
+    except NotFound as error:
+        raise ValidationError(error.message, field) from None
+
+
+def _check_same_channel(channel: Channel, ref: int | str | None, field: str) -> None:
+    if ref is not None and str(ref).strip() not in (str(channel.id), channel.name):
+        raise ValidationError(
+            f"This webhook takes messages for the channel {channel.name!r} only.", field
+        )
+
+
+# --------------------------------------------------------------------------- storing
+
+
+def find_message(session: Session, channel: Channel, external_id: str) -> Message | None:
+    return session.scalar(
+        select(Message).where(Message.channel_id == channel.id, Message.external_id == external_id)
+    )
+
+
+def thread_key(session: Session, channel: Channel, incoming: IncomingMessage) -> str:
+    """The sender's thread id; else the thread of the message replied to (or its id, if
+    we do not have it); else the message's own external id: it starts a thread."""
+    if incoming.thread_id:
+        return incoming.thread_id
+    if incoming.in_reply_to:
+        parent = find_message(session, channel, incoming.in_reply_to)
+        if parent is None:
+            return incoming.in_reply_to
+        return parent.thread_key or parent.external_id
+    return incoming.external_id
+
+
+def _fan(session: Session, channel: Channel, incoming: IncomingMessage) -> Fan:
+    """The author on this channel, created on first sight; their name and follower count
+    are kept up to date (unless their data was erased)."""
+    fan = session.scalar(
+        select(Fan).where(Fan.channel_id == channel.id, Fan.handle == incoming.handle)
+    )
+    if fan is None:
+        fan = Fan(
+            channel_id=channel.id,
+            handle=incoming.handle,
+            display_name=incoming.name or incoming.handle,
+            followers=incoming.followers,
+        )
+        session.add(fan)
+    elif fan.erased_at is None:
+        if incoming.name:
+            fan.display_name = incoming.name
+        if incoming.followers is not None:
+            fan.followers = incoming.followers
+    return fan
+
+
+@dataclass(frozen=True)
+class _Arrival:
+    """What every message of one delivery shares: the organisation's lists, who sent the
+    delivery (None for webhooks) and when it arrived."""
+
+    organisation: Organisation
+    actor: User | None
+    now: datetime
+
+
+def _store(
+    session: Session, channel: Channel, incoming: IncomingMessage, arrival: _Arrival
+) -> Message:
+    now = arrival.now
+    fan = _fan(session, channel, incoming)
+    keyword_lists = arrival.organisation.keyword_lists
+    handles = arrival.organisation.handles
+    found = enrich(
+        incoming.text,
+        followers=incoming.followers if incoming.followers is not None else fan.followers,
+        handles=handles if isinstance(handles, list) else [],
+        keyword_lists=keyword_lists if isinstance(keyword_lists, dict) else {},
+        owned_space=channel.kind in OWNED_CHANNEL_KINDS,
+    )
+    message = Message(
+        channel=channel,
+        external_id=incoming.external_id,
+        fan=fan,
+        text=incoming.text,
+        url=incoming.url,
+        posted_at=incoming.posted_at,
+        received_at=now,
+        thread_key=thread_key(session, channel, incoming),
+        in_reply_to=incoming.in_reply_to,
+        category=found.category,
+        intent=found.intent,
+        sentiment_score=found.sentiment_score,
+        sentiment_label=found.sentiment_label,
+        priority=found.priority,
+        status="new",
+        sla_due_at=now + timedelta(minutes=channel.sla_minutes),
+    )
+    session.add(message)
+    session.flush()
+    signals.message_received.send(message, session=session, actor=arrival.actor, at=now)
+    route(session, message, now=now)
+    return message
+
+
+def _ingest(
+    session: Session,
+    channel: Channel,
+    incoming: IncomingMessage,
+    arrival: _Arrival,
+    where: str | None = None,
+) -> tuple[Message, bool]:
+    if not channel.active:
+        raise ValidationError(
+            f"The channel {channel.name!r} is switched off and takes no messages.",
+            f"{where}.channel" if where else "channel",
+        )
+    for _ in range(STORE_ATTEMPTS):
+        existing = find_message(session, channel, incoming.external_id)
+        if existing is not None:
+            return existing, False
+        try:
+            with session.begin_nested():
+                message = _store(session, channel, incoming, arrival)
+        except IntegrityError:
+            # A concurrent delivery stored this message, or its fan, first: look again.
+            continue
+        return message, True
+    raise ValidationError("This message could not be stored just now; send it again.", where)
+
+
+def ingest(
+    session: Session,
+    channel: Channel,
+    incoming: IncomingMessage,
+    *,
+    actor: User | None,
+    now: datetime,
+) -> tuple[Message, bool]:
+    """Store ``incoming`` on ``channel`` and return it with ``True``; when the channel
+    already has a message with its external id, return that one, unchanged, with
+    ``False``.
+
+    A new message is enriched (sentiment, category, intent, priority), threaded, given
+    its SLA due time (``received_at = now`` plus the channel's SLA minutes), announced
+    (``message_received``, ``actor`` being the API caller or None for webhooks) and
+    routed. It is written in a savepoint: a clash with a concurrent delivery of the same
+    message rolls back only this message and returns the winner's.
+    """
+    return _ingest(session, channel, incoming, _Arrival(get_organisation(session), actor, now))
+
+
+def ingest_batch(
+    session: Session,
+    items: Sequence[Any],
+    *,
+    channel: Channel | None,
+    actor: User | None,
+    now: datetime,
+    labels: Sequence[str] | None = None,
+) -> list[ItemResult]:
+    """Validate and store each item on its own: one result per item, in order.
+
+    Items are message objects as the API takes them. With ``channel`` (a webhook), items
+    need not name a channel and may not name another. ``labels`` name the items in field
+    errors (default ``messages[i]``).
+    """
+    arrival = _Arrival(get_organisation(session), actor, now)
+    results: list[ItemResult] = []
+    for index, item in enumerate(items):
+        where = labels[index] if labels is not None else f"messages[{index}]"
+        try:
+            incoming = parse_incoming(item, prefix=where, need_channel=channel is None, now=now)
+            if channel is None:
+                target = resolve_channel(session, incoming.channel, field=f"{where}.channel")
+            else:
+                _check_same_channel(channel, incoming.channel, f"{where}.channel")
+                target = channel
+            message, created = _ingest(session, target, incoming, arrival, where)
+        except ValidationError as error:
+            results.append(ItemResult("rejected", field=error.field, error=error.message))
+            continue
+        results.append(ItemResult("created" if created else "existing", message))
+    return results
+
+
+def receive(
+    session: Session,
+    body: Mapping[str, Any],
+    *,
+    channel: Channel | None,
+    actor: User | None,
+    now: datetime,
+) -> Received:
+    """Ingest a request body: one message, or a batch ``{"messages": [...]}``.
+
+    A single message that fails validation raises :class:`ValidationError`; a batch
+    reports each item's fate instead. ``channel`` is the webhook's (None for the API,
+    where each message names its channel).
+    """
+    items = batch_items(body)
+    if items is not None:
+        return Received(
+            batch=True,
+            results=ingest_batch(session, items, channel=channel, actor=actor, now=now),
+        )
+    incoming = parse_incoming(body, need_channel=channel is None, now=now)
+    if channel is None:
+        target = resolve_channel(session, incoming.channel)
+    else:
+        _check_same_channel(channel, incoming.channel, "channel")
+        target = channel
+    message, created = ingest(session, target, incoming, actor=actor, now=now)
+    result = ItemResult("created" if created else "existing", message)
+    return Received(batch=False, results=[result])
+
+
+# --------------------------------------------------------------------------- signatures
+
+
+def _hmac_hex(secret: str, payload: bytes) -> str:
+    return hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
+
+
+def constant_time_equal(expected: str, given: str) -> bool:
+    """Constant-time equality; bytes, so that a header with non-ASCII characters compares
+    (unequal) instead of raising."""
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
+
+
+def _same_hex(expected: str, given: str) -> bool:
+    return constant_time_equal(expected, given.strip().lower())
+
+
+def sign(secret: str, body: bytes, *, timestamp: int) -> str:
+    """The ``X-Respondr-Signature`` value for ``body`` sent at ``timestamp`` (Unix time):
+    ``t=<timestamp>,v1=<hex HMAC-SHA256 of "<timestamp>." + body, keyed by the secret>``."""
+    return f"t={timestamp},v1={_hmac_hex(secret, f'{timestamp}.'.encode() + body)}"
+
+
+def verify_signature(secret: str, header: str | None, body: bytes, *, now: datetime) -> None:
+    """Check a channel webhook's ``X-Respondr-Signature`` against its inbound secret.
+
+    The header holds ``t=<Unix time>`` and one or more ``v1=<hex>`` (several while a
+    sender rotates secrets). A signature that does not match, or a time more than five
+    minutes from ``now`` either way, raises :class:`BadSignature` (401): a captured
+    delivery cannot be replayed later. No header at all raises :class:`SignatureMissing`.
+    """
+    if not header:
+        raise SignatureMissing(
+            f"Sign the request: send the {SIGNATURE_HEADER} header.", SIGNATURE_HEADER
+        )
+    timestamp: int | None = None
+    candidates: list[str] = []
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isascii() and value.isdigit():
+            timestamp = int(value)
+        elif key == "v1":
+            candidates.append(value)
+    if timestamp is None or not candidates:
+        raise BadSignature(
+            f"Malformed {SIGNATURE_HEADER}: expected t=<unix time>,v1=<hex HMAC-SHA256>.",
+            SIGNATURE_HEADER,
+        )
+    expected = _hmac_hex(secret, f"{timestamp}.".encode() + body)
+    if not any(_same_hex(expected, candidate) for candidate in candidates):
+        raise BadSignature(
+            "The signature does not match this channel's inbound secret.", SIGNATURE_HEADER
+        )
+    drift = abs(now.timestamp() - timestamp)
+    if drift > SIGNATURE_TOLERANCE.total_seconds():
+        raise BadSignature(
+            "The signature's time is more than 5 minutes from ours: sign each delivery "
+            "when you send it.",
+            SIGNATURE_HEADER,
+        )
+
+
+def sign_facebook(app_secret: str, body: bytes) -> str:
+    """The ``X-Hub-Signature-256`` value Facebook sends: ``sha256=<hex HMAC of the body>``."""
+    return "sha256=" + _hmac_hex(app_secret, body)
+
+
+def verify_facebook_signature(app_secret: str, header: str | None, body: bytes) -> None:
+    """Check Facebook's ``X-Hub-Signature-256`` (HMAC-SHA256 of the raw body, keyed by
+    the app secret)."""
+    if not header:
+        raise SignatureMissing(
+            f"Sign the request: send the {FACEBOOK_SIGNATURE_HEADER} header.",
+            FACEBOOK_SIGNATURE_HEADER,
+        )
+    scheme, _, given = header.strip().partition("=")
+    if scheme.lower() != "sha256" or not _same_hex(sign_facebook(app_secret, body)[7:], given):
+        raise BadSignature(
+            "The signature does not match this channel's Facebook app secret.",
+            FACEBOOK_SIGNATURE_HEADER,
+        )
