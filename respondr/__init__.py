@@ -35,7 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from respondr import db_setup
+    from respondr import db_setup, tasks
     from respondr.extensions import csrf, db, login_manager
     from respondr.receivers import connect_receivers
 
@@ -46,6 +46,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     connect_receivers()
+    tasks.bind_storage(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -58,10 +59,11 @@ def register_blueprints(app: Flask) -> None:
         inbox,
         layout,
         notifications,
+        policies,
         stock,
     )
 
-    for module in (auth, inbox, drafts, stock, notifications, admin, health, api):
+    for module in (auth, inbox, drafts, stock, policies, notifications, admin, health, api):
         app.register_blueprint(module.bp)
     layout.init_app(app)
 

@@ -169,6 +169,41 @@ def set_policy(channel_ref: str, policy_ref: str) -> None:
     click.echo(f"{channel.name} now uses {chosen.name} (v{chosen.current_version.number}).")
 
 
+@channels.command("set-connector")
+@click.option("--channel", "channel_ref", required=True, help="Channel name or id.")
+@click.option(
+    "--connector",
+    type=click.Choice(["webhook", "facebook", "manual"]),
+    required=True,
+    help="How replies are published.",
+)
+@click.option("--url", default=None, help="Webhook URL (or Graph API base URL for facebook).")
+@click.option("--token", default=None, help="Webhook signing secret or Facebook page token.")
+@click.option("--page-id", default=None, help="Facebook page id.")
+@with_appcontext
+def set_connector(
+    channel_ref: str, connector: str, url: str | None, token: str | None, page_id: str | None
+) -> None:
+    """Choose a channel's publish connector; secrets are stored encrypted, never shown."""
+    with transaction():
+        channel = channel_ops.find_channel(db.session, channel_ref)
+        generated = channel_ops.set_connector(
+            db.session,
+            channel,
+            connector=connector,
+            url=url,
+            token=token,
+            page_id=page_id,
+            secret_key=current_app.config["SECRET_KEY"],
+            actor=None,
+            now=utcnow(),
+        )
+    click.echo(f"{channel.name} now publishes with the {connector} connector.")
+    if generated:
+        click.echo("Signing secret for the receiving side (shown once):")
+        click.echo(generated)
+
+
 @click.group("policies")
 def policies_group() -> None:
     """Approval policies."""
@@ -209,6 +244,7 @@ def demo(if_empty: bool) -> None:
 
 @click.command()
 @click.option("--workers", default=2, show_default=True, help="Worker threads.")
+@with_appcontext
 def worker(workers: int) -> None:
     """Run a task worker (publishing, feed polling, claim lapses, escalation)."""
     from huey.consumer import Consumer

@@ -8,25 +8,50 @@ locks built in. Each task builds its own app context.
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from functools import cache
+from pathlib import Path
 
 from flask import Flask
-from huey import Huey, RedisHuey, SqliteHuey, crontab
+from huey import Huey, crontab
+from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
-from respondr.config import default_instance_path
-
-
-def make_huey() -> Huey:
-    if redis_url := os.environ.get("REDIS_URL"):
-        return RedisHuey("respondr", url=redis_url)
-    instance = default_instance_path()
-    instance.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey("respondr", filename=str(instance / "tasks.db"))
+# Storage is bound by ``bind_storage`` when an app is created (``create_app``), so the
+# web process, the CLI and workers all use the store the configuration names.
+huey = Huey("respondr", storage_class=MemoryStorage)
 
 
-huey = make_huey()
+def bind_storage(app: Flask) -> None:
+    """Use Redis when ``REDIS_URL`` is set, else ``tasks.db`` in the instance folder."""
+    redis_url = app.config.get("REDIS_URL")
+    if redis_url:
+        huey.storage = RedisStorage("respondr", url=redis_url)
+    else:
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        huey.storage = SqliteStorage("respondr", filename=str(Path(app.instance_path) / "tasks.db"))
+
+
+def _enqueue_committed_publish_jobs(session: Session) -> None:
+    """After a commit, hand the publish jobs it created to the queue (outbox → queue).
+    A job whose enqueue is lost here is still picked up by the minute sweep."""
+    from respondr.domain.publishing import AFTER_COMMIT_KEY
+
+    for job_id in session.info.pop(AFTER_COMMIT_KEY, []):
+        publish_reply(job_id)
+
+
+def _forget_rolled_back_publish_jobs(session: Session) -> None:
+    from respondr.domain.publishing import AFTER_COMMIT_KEY
+
+    session.info.pop(AFTER_COMMIT_KEY, None)
+
+
+event.listen(Session, "after_commit", _enqueue_committed_publish_jobs)
+event.listen(
+    Session, "after_soft_rollback", lambda session, _tx: _forget_rolled_back_publish_jobs(session)
+)
 
 
 @cache
@@ -53,3 +78,91 @@ def lapse_idle_claims() -> int:
         )
         db.session.commit()
         return len(lapsed)
+
+
+@huey.periodic_task(crontab(minute="*"))
+@huey.lock_task("escalate-approvals")
+def escalate_approvals() -> int:
+    """Every minute: approvals waiting past their policy's limit escalate (once each)."""
+    from respondr import mail
+    from respondr.domain.escalation import escalate_overdue
+    from respondr.extensions import db
+    from respondr.timeutil import utcnow
+
+    app = task_app()
+    with app.app_context():
+        notices = escalate_overdue(db.session, now=utcnow())
+        db.session.commit()
+    for notice in notices:  # outside effects only after the commit
+        mail.send(
+            app.config.get("SMTP_URL"), to=notice.to, subject=notice.subject, body=notice.body
+        )
+    return len(notices)
+
+
+def run_publish_job(app: Flask, job_id: int) -> str | None:
+    """One publishing attempt for a job: take it, call the connector outside any
+    transaction, record the outcome. Returns the job's status, or None if not taken."""
+    from respondr import connectors
+    from respondr.crypto import UnreadableSecret
+    from respondr.domain import publishing
+    from respondr.extensions import db
+    from respondr.models import PublishJob
+    from respondr.timeutil import utcnow
+
+    with app.app_context():
+        job = publishing.start_attempt(db.session, job_id, now=utcnow())
+        if job is None:
+            db.session.rollback()
+            return None
+        draft = job.draft
+        message = draft.message
+        reply = connectors.Reply(
+            draft_id=draft.id,
+            idempotency_key=draft.idempotency_key,
+            text=draft.text,
+            message_id=message.id,
+            message_external_id=message.external_id,
+            thread_id=message.thread_key,
+            channel_name=message.channel.name,
+        )
+        outcome_unknown = job.outcome_unknown
+        try:
+            connector = connectors.for_channel(message.channel, app.config["SECRET_KEY"])
+        except (KeyError, UnreadableSecret) as error:
+            connector, problem = None, f"the channel's connector is not set up: {error}"
+        else:
+            problem = "the channel has no automatic connector"
+        db.session.commit()  # "sending" is recorded before anything leaves
+        if connector is None:
+            outcome = publishing.Outcome("failed", error=problem)
+        else:
+            outcome = connector.publish(reply, outcome_unknown=outcome_unknown)
+        job = db.session.get(PublishJob, job_id)
+        publishing.record(db.session, job, outcome, now=utcnow())
+        db.session.commit()
+        if job.status == "pending":
+            publish_reply.schedule((job_id,), eta=job.next_attempt_at)
+        return job.status
+
+
+@huey.task()
+def publish_reply(job_id: int) -> str | None:
+    """Publish one approved reply through its channel's connector."""
+    return run_publish_job(task_app(), job_id)
+
+
+@huey.periodic_task(crontab(minute="*"))
+@huey.lock_task("sweep-publish-jobs")
+def sweep_publish_jobs() -> int:
+    """Every minute: enqueue due publish jobs (retries, lost enqueues, dead workers)."""
+    from respondr.domain.publishing import due_jobs
+    from respondr.extensions import db
+    from respondr.timeutil import utcnow
+
+    with task_app().app_context():
+        due = due_jobs(db.session, now=utcnow())
+        db.session.commit()
+    for job_id in due:
+        publish_reply(job_id)
+    return len(due)

@@ -17,6 +17,8 @@ from respondr.models import Message
 from respondr.timeutil import utcnow
 from tests import factories
 
+# What a web server does: an app (which binds the task store), then a task call.
+ENQUEUE = "import respondr, respondr.tasks as t; respondr.create_app(); t.lapse_idle_claims()"
 RESPONDR = os.path.join(os.path.dirname(sys.executable), "respondr")
 
 
@@ -65,7 +67,7 @@ def test_a_worker_process_lapses_an_idle_claim(committed_app, worker_env):
     )
     try:
         subprocess.run(  # enqueue from another process, as a web server would
-            [sys.executable, "-c", "from respondr.tasks import lapse_idle_claims as t; t()"],
+            [sys.executable, "-c", ENQUEUE],
             env=worker_env,
             check=True,
         )

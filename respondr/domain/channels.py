@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from respondr.domain import audit
 from respondr.domain.errors import NotFound, ValidationError
 from respondr.models import CHANNEL_KINDS, CONNECTORS, Channel, User
+from respondr.models.channels import new_inbound_secret
 
 
 def find_channel(session: Session, ref: int | str) -> Channel:
@@ -119,3 +120,62 @@ def update_channel(
     audit.record(
         session, actor=actor, action="channel.update", target=channel, details=changes, now=now
     )
+
+
+def set_connector(
+    session: Session,
+    channel: Channel,
+    *,
+    connector: str,
+    url: str | None,
+    token: str | None,
+    page_id: str | None,
+    secret_key: str,
+    actor: User | None,
+    now: datetime,
+) -> str | None:
+    """Choose how replies on ``channel`` are published. Tokens are stored encrypted and
+    never shown again. For a webhook without ``token`` a signing secret is generated and
+    returned (once), for the receiving side to check signatures with."""
+    from respondr.crypto import encrypt
+
+    if connector not in CONNECTORS:
+        raise ValidationError(f"Connector must be one of {', '.join(CONNECTORS)}.", "connector")
+    config = {
+        k: v
+        for k, v in (channel.connector_config or {}).items()
+        if k in ("verify_token", "app_secret")
+    }  # inbound Facebook settings stay
+    generated = None
+    if connector == "webhook":
+        if not url or not url.startswith(("https://", "http://")):
+            raise ValidationError("A webhook connector needs an http(s) --url.", "url")
+        if not token:
+            token = generated = new_inbound_secret()
+        config.update(url=url, secret=encrypt(secret_key, token))
+    elif connector == "facebook":
+        if not token:
+            raise ValidationError("A Facebook connector needs the page access --token.", "token")
+        if not page_id and not (channel.connector_config or {}).get("page_id"):
+            raise ValidationError("A Facebook connector needs the --page-id.", "page_id")
+        config.update(
+            page_id=page_id or channel.connector_config["page_id"], token=encrypt(secret_key, token)
+        )
+        if url:
+            config["base_url"] = url
+    channel.connector = connector
+    channel.connector_config = config
+    audit.record(
+        session,
+        actor=actor,
+        action="channel.connector",
+        target=channel,
+        details={
+            "channel": channel.name,
+            "connector": connector,
+            "url": url,
+            "token_changed": bool(token),
+        },
+        now=now,
+    )
+    return generated

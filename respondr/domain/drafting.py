@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from respondr import signals
-from respondr.domain import claims, policy, stock
+from respondr.domain import claims, policy, publishing, stock
 from respondr.domain.errors import Conflict, DomainError, Forbidden, ValidationError
 from respondr.domain.organisation import get_organisation
 from respondr.domain.presets import ONE_APPROVER
@@ -312,6 +312,7 @@ def submit(
     else:
         draft.status = "approved"
         message.status = "approved"
+        publishing.schedule(session, draft, now=now)
     return submission
 
 
@@ -423,6 +424,7 @@ def approve(
         submission.decided_at = now
         draft.status = "approved"
         draft.message.status = "approved"
+        publishing.schedule(session, draft, now=now)
     if final:
         _tell_author(
             session,

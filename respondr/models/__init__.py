@@ -7,6 +7,7 @@ from respondr.models.drafts import (
     Draft,
     DraftVersion,
     PublishedReply,
+    PublishJob,
     StockResponse,
     Submission,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "Notification",
     "Organisation",
     "PolicyVersion",
+    "PublishJob",
     "PublishedReply",
     "RoutingRule",
     "StockResponse",

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from respondr.models.base import Base
@@ -172,3 +172,30 @@ class PublishedReply(Base):
     published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     draft: Mapped[Draft] = relationship(back_populates="published_reply")
+
+
+class PublishJob(Base):
+    """The outbox row for publishing one approved draft.
+
+    Written in the same transaction as the approval, so a decision that rolls back leaves
+    no job and one that commits always has one; workers pick rows up (after the commit, or
+    from the minute sweep) and move them to ``done`` or ``failed``.
+    """
+
+    __tablename__ = "publish_jobs"
+    __table_args__ = (Index("ix_publish_jobs_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draft_id: Mapped[int] = mapped_column(ForeignKey("drafts.id", ondelete="CASCADE"), unique=True)
+    status: Mapped[str] = mapped_column(
+        String(20), default="pending"
+    )  # pending|sending|done|failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set while an attempt is in flight: found set later, the attempt's outcome is unknown.
+    sending_since: Mapped[datetime | None]
+    outcome_unknown: Mapped[bool] = mapped_column(default=False)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    draft: Mapped[Draft] = relationship()
