@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from respondr.domain import drafting
+from respondr.domain import drafting, publishing
 from respondr.domain.errors import DomainError
 from respondr.extensions import db
 from respondr.models import Draft, Message, Submission
@@ -173,4 +173,31 @@ def reject(draft_id: int):
         ),
         "Sent back to the author with your note.",
         back=url_for("drafts.queue"),
+    )
+
+
+@bp.post("/drafts/<int:draft_id>/posted")
+@requires()
+def mark_posted(draft_id: int):
+    """The manual connector: someone posted the reply by hand, here is where."""
+    _checked_form()
+    draft = _draft(draft_id)
+    return _finish(
+        draft.message_id,
+        lambda: publishing.mark_posted(
+            db.session, draft, url=request.form.get("url", ""), actor=current_user, now=utcnow()
+        ),
+        "Marked as posted: the fan has their answer.",
+    )
+
+
+@bp.post("/drafts/<int:draft_id>/retry")
+@requires("approver", "manager", "admin")
+def retry_publishing(draft_id: int):
+    _checked_form()
+    draft = _draft(draft_id)
+    return _finish(
+        draft.message_id,
+        lambda: publishing.retry(db.session, draft, actor=current_user, now=utcnow()),
+        "Publishing again.",
     )

@@ -12,7 +12,16 @@ from respondr.domain import claims, drafting, inbox, stock, triage
 from respondr.domain import presence as presence_ops
 from respondr.domain.errors import DomainError, ValidationError
 from respondr.extensions import db
-from respondr.models import CATEGORIES, CLOSE_REASONS, INTENTS, Channel, Message, User
+from respondr.models import (
+    CATEGORIES,
+    CLOSE_REASONS,
+    INTENTS,
+    Channel,
+    Message,
+    PublishedReply,
+    PublishJob,
+    User,
+)
 from respondr.timeutil import utcnow
 from respondr.web.auth import safe_next
 from respondr.web.forms import EmptyForm
@@ -95,6 +104,15 @@ def render_message(message: Message, status: int = 200):
         message=message,
         draft=draft,
         submission=draft.submissions[-1] if draft is not None and draft.submissions else None,
+        publish_job=db.session.scalar(select(PublishJob).where(PublishJob.draft_id == draft.id))
+        if draft is not None
+        else None,
+        published=db.session.scalar(
+            select(PublishedReply)
+            .where(PublishedReply.message_id == message.id)
+            .order_by(PublishedReply.published_at.desc())
+            .limit(1)
+        ),
         stock_responses=db.session.scalars(stock.search()).all(),
         thread=thread,
         replies=inbox.replies_to(db.session, thread),
