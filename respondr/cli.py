@@ -274,8 +274,69 @@ def serve(no_worker: bool) -> None:
             worker_process.wait(timeout=10)
 
 
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check every line and report; store nothing.")
+@click.option("--channel", "channel_ref", help="Channel (name or id) for rows that name none.")
+@with_appcontext
+def import_messages(file: str, dry_run: bool, channel_ref: str | None) -> None:
+    """Import fan messages from a CSV or JSON Lines file.
+
+    Each row is a message with the API's fields: channel, external_id, author (handle,
+    name, followers), text, posted_at, url, thread_id, in_reply_to. A CSV file names
+    its columns in its first row, nested fields dotted (author.handle); an empty cell
+    is left out. A JSON Lines file (.jsonl, .ndjson) holds one JSON object a line.
+
+    Rows are committed 500 at a time. A message already stored is left as it is, so an
+    interrupted import can simply be run again. Every rejected line is listed as
+    "line N: field: reason", and then the command exits with status 1.
+    """
+    from respondr.domain import bulk_import
+
+    with transaction():
+        rows = bulk_import.read_rows(file)
+        channel = channel_ops.find_channel(db.session, channel_ref) if channel_ref else None
+    report = bulk_import.ImportReport()
+    total = bulk_import.count_lines(file)
+    with click.progressbar(length=total, label=f"Importing {file}", file=sys.stderr) as bar:
+
+        def advancing(rows: Iterator[bulk_import.Row]) -> Iterator[bulk_import.Row]:
+            for line, row in rows:
+                bar.update(line - bar.pos)
+                yield line, row
+
+        # A dry run checks the whole file in one transaction, so that a message repeated
+        # further on is seen as already there, as it would be in the real import.
+        tracked = advancing(rows)
+        for chunk in [tracked] if dry_run else bulk_import.chunks(tracked):
+            with transaction():
+                report += bulk_import.import_rows(
+                    db.session, chunk, channel=channel, actor=None, now=utcnow(), dry_run=dry_run
+                )
+        bar.update(total - bar.pos)
+    for rejected in report.rejected:
+        click.echo(str(rejected))
+    outcome = f"{report.existing} already stored, {len(report.rejected)} rejected."
+    if dry_run:
+        click.echo(f"Dry run, nothing stored: {report.created} would be created, {outcome}")
+    else:
+        click.echo(f"Imported {file}: {report.created} created, {outcome}")
+    if report.rejected:
+        sys.exit(1)
+
+
 def register(app: Flask) -> None:
-    for command in (init_db, users, tokens, channels, policies_group, demo, worker, serve):
+    for command in (
+        init_db,
+        users,
+        tokens,
+        channels,
+        policies_group,
+        demo,
+        import_messages,
+        worker,
+        serve,
+    ):
         app.cli.add_command(command)
 
 

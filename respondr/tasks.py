@@ -166,3 +166,54 @@ def sweep_publish_jobs() -> int:
     for job_id in due:
         publish_reply(job_id)
     return len(due)
+
+
+def poll_all_feeds(app: Flask) -> int:
+    """Poll every active channel that names a feed, over HTTP, committing once per
+    channel. A feed that fails is logged and rolled back, and the next channel is polled
+    all the same. Returns the number of messages created."""
+    import logging
+
+    from respondr.domain.errors import DomainError
+    from respondr.domain.feeds import feed_channels, http_fetch, poll_feed
+    from respondr.extensions import db
+    from respondr.models import Channel
+    from respondr.timeutil import utcnow
+
+    log = logging.getLogger(__name__)
+    created = 0
+    with app.app_context():
+        channel_ids = [channel.id for channel in feed_channels(db.session)]
+        db.session.rollback()
+        for channel_id in channel_ids:
+            channel = db.session.get(Channel, channel_id)
+            if channel is None:
+                continue
+            try:
+                result = poll_feed(db.session, channel, fetch=http_fetch, now=utcnow())
+                db.session.commit()
+            except DomainError as error:
+                db.session.rollback()
+                log.warning("Feed of channel %s not polled: %s", channel_id, error.message)
+                continue
+            except Exception:
+                db.session.rollback()
+                log.exception("Feed of channel %s failed", channel_id)
+                continue
+            created += result.created
+            for rejected in result.rejected:
+                log.warning(
+                    "Feed of channel %s: %s not stored: %s: %s",
+                    channel_id,
+                    rejected.entry,
+                    rejected.field,
+                    rejected.reason,
+                )
+    return created
+
+
+@huey.periodic_task(crontab(minute="*/5"))
+@huey.lock_task("poll-feeds")
+def poll_feeds() -> int:
+    """Every 5 minutes: ingest the new comments of each channel's RSS or Atom feed."""
+    return poll_all_feeds(task_app())
