@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from respondr.domain import drafting, stock
+from respondr.domain.presets import ensure_presets
 from respondr.models import ROLES
 from respondr.timeutil import utcnow
 from tests.conftest import csrf_token, sign_in
@@ -53,6 +54,7 @@ def test_each_role_gets_the_declared_answer_on_every_route(
         actor=None,
         now=utcnow(),
     )
+    risk_based = ensure_presets(db, now=utcnow())["risk-based"]
     db.commit()
     values = {
         "draft_id": draft.id,
@@ -61,6 +63,8 @@ def test_each_role_gets_the_declared_answer_on_every_route(
         "channel_id": channel.id,
         "message_id": message.id,
         "token": "not-a-token",
+        "policy_id": risk_based.id,
+        "number": 1,
     }
     if persona != "anonymous":
         make_user(roles=persona, email=f"{persona}@example.com")

@@ -1,4 +1,5 @@
-"""Approval policies as settings: find one, put it in force on a channel, edit its rules.
+"""Approval policies as settings: find one, put it in force on a channel, edit its rules,
+try a version on a reply that is never sent.
 
 Every edit makes a new immutable version; old submissions keep pointing at the version
 that decided them. Each change is in the audit log.
@@ -13,9 +14,18 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from respondr.domain import audit, policy
+from respondr.domain import audit, drafting, policy, stock
 from respondr.domain.errors import NotFound, ValidationError
-from respondr.models import ApprovalPolicy, Channel, PolicyVersion, User
+from respondr.models import (
+    ApprovalPolicy,
+    Channel,
+    Draft,
+    Message,
+    PolicyVersion,
+    StockResponse,
+    Team,
+    User,
+)
 
 
 def find_policy(session: Session, ref: str) -> ApprovalPolicy:
@@ -105,6 +115,7 @@ def new_version(
 ) -> PolicyVersion:
     """Save edited rules as the policy's next version (validated first)."""
     checked = policy.validate_rules(rules)
+    _check_teams(session, checked)
     if escalate_after_minutes is not None and escalate_after_minutes < 1:
         raise ValidationError("Escalate after at least one minute.", "escalate_after_minutes")
     number = (edited.current_version.number if edited.current_version else 0) + 1
@@ -126,3 +137,40 @@ def new_version(
         now=now,
     )
     return version
+
+
+def _check_teams(session: Session, rules: list[dict[str, Any]]) -> None:
+    """Every approval step's team exists (the rules themselves are already valid)."""
+    for i, rule in enumerate(rules):
+        for j, step in enumerate(rule.get("steps", ())):
+            if "team_id" in step and session.get(Team, step["team_id"]) is None:
+                raise ValidationError(
+                    f"There is no team {step['team_id']}.", f"rules[{i}].steps[{j}].team_id"
+                )
+
+
+def try_version(
+    session: Session,
+    version: PolicyVersion,
+    *,
+    message: Message,
+    author: User,
+    text: str,
+    stock_response: StockResponse | None = None,
+    now: datetime,
+) -> tuple[policy.Verdict, policy.Facts]:
+    """What ``version`` would decide if ``author`` submitted ``text`` as the reply to
+    ``message`` at ``now``, and the facts it read: those a real submission would give
+    (the author's trust and record as they are now). The reply is never saved. It counts
+    as an unedited stock response when ``stock_response`` is pre-approved and ``text``
+    is it with only its placeholders filled."""
+    unedited = (
+        stock_response is not None
+        and stock_response.pre_approved
+        and policy.is_unedited_stock(
+            stock_response.text, text, stock.placeholder_values(message, author)
+        )
+    )
+    reply = Draft(text=text, unedited_stock=unedited)  # never added to the session
+    facts = drafting.facts_for(session, reply, message, author, now)
+    return policy.evaluate(version.rules, facts, policy_label=version.label), facts

@@ -109,3 +109,42 @@ class StockResponseForm(FlaskForm):
     )
     pre_approved = BooleanField("Pre-approved (policies may let it out unedited)")
     active = BooleanField("In the library", default=True)
+
+
+class ChannelPolicyForm(FlaskForm):
+    """One channel's policy; the choices are the policies, filled in by the view."""
+
+    policy = SelectField("Policy", choices=[])
+
+
+class PolicyVersionForm(FlaskForm):
+    rules = TextAreaField(
+        "Rules (JSON)",
+        validators=[DataRequired(), Length(max=200_000)],
+        render_kw={"rows": 24, "class": "rules-json", "spellcheck": "false"},
+    )
+    escalate_after_minutes = IntegerField(
+        "Escalate pending approvals after (minutes)",
+        validators=[Optional(), NumberRange(1, 60 * 24 * 14)],
+    )
+    note = StringField("What changed, and why", validators=[DataRequired(), Length(max=500)])
+
+
+class NewPolicyForm(PolicyVersionForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    description = TextAreaField("Description", validators=[Length(max=2000)], render_kw={"rows": 2})
+    note = None  # type: ignore[assignment]  # the first version's note is "created"
+
+
+class TryPolicyForm(FlaskForm):
+    """A reply to try on a policy version: read-only, but posted, with the CSRF token."""
+
+    message = SelectField("Message", choices=[], coerce=int)
+    message_id = IntegerField(
+        "Or a message number", validators=[Optional(), NumberRange(1, 2**31 - 1)]
+    )
+    author = SelectField("Written by", choices=[], coerce=int)
+    stock_response = SelectField("Starting from a stock response", choices=[])
+    text = TextAreaField(
+        "The reply", validators=[DataRequired(), Length(max=50_000)], render_kw={"rows": 5}
+    )

@@ -18,6 +18,7 @@ NAVIGATION = (
     ("Inbox", "inbox.index", ()),
     ("Approvals", "drafts.queue", ("approver",)),
     ("Stock responses", "stock.index", ()),
+    ("Policies", "policies.index", ("manager", "admin")),
     ("Users", "admin.users", ("admin",)),
     ("Channels", "admin.channels", ("admin",)),
     ("Audit log", "admin.audit", ("admin",)),
