@@ -7,8 +7,6 @@ happened is :mod:`respondr.domain.publishing`.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from dataclasses import dataclass
@@ -17,6 +15,7 @@ from typing import Any, Protocol
 
 import requests
 
+from respondr.domain.ingest import sign  # the same scheme as inbound webhooks
 from respondr.domain.publishing import Outcome
 
 TIMEOUT = (5, 20)  # seconds to connect, to read
@@ -36,13 +35,6 @@ class Reply:
 
 class Connector(Protocol):
     def publish(self, reply: Reply, *, outcome_unknown: bool) -> Outcome: ...
-
-
-def sign(secret: str, body: bytes, at: int | None = None) -> str:
-    """Our signature scheme, inbound and outbound: ``t=<unix>,v1=<hex HMAC-SHA256 of "t.body">``."""
-    at = int(time.time()) if at is None else at
-    digest = hmac.new(secret.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={at},v1={digest}"
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -90,7 +82,7 @@ class WebhookConnector:
         headers = {
             "Content-Type": "application/json",
             "Idempotency-Key": reply.idempotency_key,
-            "X-Respondr-Signature": sign(self.secret, body),
+            "X-Respondr-Signature": sign(self.secret, body, timestamp=int(time.time())),
         }
         try:
             response = self.http.post(self.url, data=body, headers=headers, timeout=self.timeout)
