@@ -205,3 +205,42 @@ def test_audit_log_filters_by_who_what_and_when(client, db, make_user):
     assert shown(action="policy.") == {"policy.update"}
     assert shown(since="2026-01-01", until="2026-01-10") == {"policy.update"}
     assert client.get("/admin/audit", query_string={"since": "tomorrow"}).status_code == 400
+
+
+def test_admin_sets_a_webhook_connector_and_sees_its_secret_once(
+    client, db, make_user, make_channel
+):
+    admin_client(client, make_user)
+    channel = make_channel(name="@BerniesBooks", kind="twitter")
+    form = {
+        "name": "@BerniesBooks",
+        "kind": "twitter",
+        "sla_minutes": "60",
+        "connector": "webhook",
+        "connector_url": "https://hooks.example/replies",
+        "active": "y",
+    }
+    token = csrf_token(client, f"/admin/channels/{channel.id}")
+    page = client.post(f"/admin/channels/{channel.id}", data={**form, "csrf_token": token})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "shown this once" in html
+    secret = html.split('<pre class="copyable">')[1].split("</pre>")[0]
+    config = db.get(Channel, channel.id).connector_config
+    assert config["url"] == "https://hooks.example/replies"
+    assert config["secret"].startswith("fernet:") and secret not in str(config)
+    assert secret not in str(db.scalars(select(AuditEntry.details)).all())
+
+    # Changing only the URL keeps the secret, and shows nothing secret again.
+    again = client.post(
+        f"/admin/channels/{channel.id}",
+        data={**form, "connector_url": "https://hooks.example/v2", "csrf_token": token},
+    )
+    assert again.status_code == 302
+    assert db.get(Channel, channel.id).connector_config["secret"] == config["secret"]
+
+    facebook = client.post(
+        f"/admin/channels/{channel.id}",
+        data={**form, "connector": "facebook", "connector_url": "", "csrf_token": token},
+    )
+    assert facebook.status_code == 400 and "page access token" in facebook.get_data(as_text=True)
+    assert db.get(Channel, channel.id).connector == "webhook"

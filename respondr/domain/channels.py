@@ -90,25 +90,24 @@ def update_channel(
     name: str,
     kind: str,
     sla_minutes: int,
-    connector: str,
     feed_url: str | None,
     active: bool,
     actor: User,
     now: datetime,
 ) -> None:
+    """Edit a channel's settings; the connector changes through :func:`set_connector`."""
     name = _validate(
         session,
         name=name,
         kind=kind,
         sla_minutes=sla_minutes,
-        connector=connector,
+        connector=channel.connector,
         channel=channel,
     )
     wanted = {
         "name": name,
         "kind": kind,
         "sla_minutes": sla_minutes,
-        "connector": connector,
         "feed_url": feed_url or None,
         "active": active,
     }
@@ -141,23 +140,26 @@ def set_connector(
 
     if connector not in CONNECTORS:
         raise ValidationError(f"Connector must be one of {', '.join(CONNECTORS)}.", "connector")
-    config = {
-        k: v
-        for k, v in (channel.connector_config or {}).items()
-        if k in ("verify_token", "app_secret")
-    }  # inbound Facebook settings stay
+    before = channel.connector_config or {}
+    # The inbound Facebook settings stay; with the same connector, so do its secrets.
+    config = {k: v for k, v in before.items() if k in ("verify_token", "app_secret")}
+    kept = before if channel.connector == connector else {}
     generated = None
     if connector == "webhook":
         if not url or not url.startswith(("https://", "http://")):
-            raise ValidationError("A webhook connector needs an http(s) --url.", "url")
-        if not token:
-            token = generated = new_inbound_secret()
-        config.update(url=url, secret=encrypt(secret_key, token))
+            raise ValidationError("A webhook connector needs an http(s) URL.", "url")
+        if token:
+            config.update(url=url, secret=encrypt(secret_key, token))
+        elif kept.get("secret"):
+            config.update(url=url, secret=kept["secret"])
+        else:
+            generated = new_inbound_secret()
+            config.update(url=url, secret=encrypt(secret_key, generated))
     elif connector == "facebook":
         if not token:
-            raise ValidationError("A Facebook connector needs the page access --token.", "token")
+            raise ValidationError("A Facebook connector needs the page access token.", "token")
         if not page_id and not (channel.connector_config or {}).get("page_id"):
-            raise ValidationError("A Facebook connector needs the --page-id.", "page_id")
+            raise ValidationError("A Facebook connector needs the page id.", "page_id")
         config.update(
             page_id=page_id or channel.connector_config["page_id"], token=encrypt(secret_key, token)
         )

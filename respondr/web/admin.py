@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice
@@ -143,16 +152,23 @@ def new_channel():
                 name=form.name.data or "",
                 kind=form.kind.data or "",
                 sla_minutes=form.sla_minutes.data or 0,
-                connector=form.connector.data or "manual",
                 feed_url=form.feed_url.data,
                 actor=current_user,
                 now=utcnow(),
             )
+            generated = _apply_connector(form, channel)
         except DomainError as error:
             db.session.rollback()
             field_error(form, error)
         else:
             db.session.commit()
+            if generated:  # shown once, on this page only: never in a flash cookie
+                return render_template(
+                    "admin/channel_form.html",
+                    form=ChannelForm(obj=channel),
+                    channel=channel,
+                    generated_secret=generated,
+                )
             flash(f"Channel {channel.name} created.", "success")
             return redirect(url_for("admin.edit_channel", channel_id=channel.id))
     return render_template(
@@ -173,22 +189,48 @@ def edit_channel(channel_id: int):
                 name=form.name.data or "",
                 kind=form.kind.data or "",
                 sla_minutes=form.sla_minutes.data or 0,
-                connector=form.connector.data or "manual",
                 feed_url=form.feed_url.data,
                 active=form.active.data,
                 actor=current_user,
                 now=utcnow(),
             )
+            generated = _apply_connector(form, channel)
         except DomainError as error:
             db.session.rollback()
             field_error(form, error)
         else:
             db.session.commit()
+            if generated:  # shown once, on this page only: never in a flash cookie
+                return render_template(
+                    "admin/channel_form.html",
+                    form=ChannelForm(obj=channel),
+                    channel=channel,
+                    generated_secret=generated,
+                )
             flash(f"Saved {channel.name}.", "success")
             return redirect(url_for("admin.channels"))
     return render_template(
         "admin/channel_form.html", form=form, channel=channel
     ), 400 if form.errors else 200
+
+
+def _apply_connector(form: ChannelForm, channel: Channel) -> str | None:
+    """Change the publish connector when asked to; returns a generated webhook secret."""
+    connector = form.connector.data or "manual"
+    details = (form.connector_url.data, form.connector_token.data, form.page_id.data)
+    if connector == channel.connector and not any(details):
+        return None
+    return channel_ops.set_connector(
+        db.session,
+        channel,
+        connector=connector,
+        url=form.connector_url.data or (channel.connector_config or {}).get("url"),
+        token=form.connector_token.data or None,
+        page_id=form.page_id.data or None,
+        secret_key=current_app.config["SECRET_KEY"],
+        actor=current_user,
+        now=utcnow(),
+    )
 
 
 def _org_midnight(day: date | None) -> datetime | None:

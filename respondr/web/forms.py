@@ -82,6 +82,15 @@ class ChannelForm(FlaskForm):
     connector = SelectField(
         "Publish connector", choices=[SelectChoice(c, c.title()) for c in CONNECTORS]
     )
+    connector_url = StringField(
+        "Connector URL (webhook address, or a Graph API base URL for Facebook)",
+        validators=[Optional(), URL(require_tld=False), Length(max=2000)],
+    )
+    connector_token = PasswordField(
+        "Connector secret or page token (stored encrypted; leave blank to keep the current one)",
+        validators=[Optional(), Length(max=4000)],
+    )
+    page_id = StringField("Facebook page id", validators=[Optional(), Length(max=64)])
     feed_url = StringField(
         "Comments feed URL (blogs)",
         validators=[Optional(), URL(require_tld=False), Length(max=2000)],
