@@ -141,21 +141,11 @@ def channels():
     return render_template("admin/channels.html", channels=rows)
 
 
-@bp.route("/channels/new", methods=["GET", "POST"])
-@requires("admin")
-def new_channel():
-    form = ChannelForm()
+def _channel_form(form: ChannelForm, channel: Channel | None, save, done: str, back: str):  # type: ignore[no-untyped-def]
+    """Create or edit a channel in one transaction, then its connector settings."""
     if form.validate_on_submit():
         try:
-            channel = channel_ops.create_channel(
-                db.session,
-                name=form.name.data or "",
-                kind=form.kind.data or "",
-                sla_minutes=form.sla_minutes.data or 0,
-                feed_url=form.feed_url.data,
-                actor=current_user,
-                now=utcnow(),
-            )
+            channel = save()
             generated = _apply_connector(form, channel)
         except DomainError as error:
             db.session.rollback()
@@ -169,11 +159,32 @@ def new_channel():
                     channel=channel,
                     generated_secret=generated,
                 )
-            flash(f"Channel {channel.name} created.", "success")
-            return redirect(url_for("admin.edit_channel", channel_id=channel.id))
+            flash(done.format(name=channel.name), "success")
+            return redirect(back or url_for("admin.edit_channel", channel_id=channel.id))
     return render_template(
-        "admin/channel_form.html", form=form, channel=None
+        "admin/channel_form.html", form=form, channel=channel
     ), 400 if form.errors else 200
+
+
+@bp.route("/channels/new", methods=["GET", "POST"])
+@requires("admin")
+def new_channel():
+    form = ChannelForm()
+    return _channel_form(
+        form,
+        None,
+        lambda: channel_ops.create_channel(
+            db.session,
+            name=form.name.data or "",
+            kind=form.kind.data or "",
+            sla_minutes=form.sla_minutes.data or 0,
+            feed_url=form.feed_url.data,
+            actor=current_user,
+            now=utcnow(),
+        ),
+        "Channel {name} created.",
+        "",
+    )
 
 
 @bp.route("/channels/<int:channel_id>", methods=["GET", "POST"])
@@ -181,37 +192,22 @@ def new_channel():
 def edit_channel(channel_id: int):
     channel = _get_or_404(Channel, channel_id)
     form = ChannelForm(obj=channel)
-    if form.validate_on_submit():
-        try:
-            channel_ops.update_channel(
-                db.session,
-                channel,
-                name=form.name.data or "",
-                kind=form.kind.data or "",
-                sla_minutes=form.sla_minutes.data or 0,
-                feed_url=form.feed_url.data,
-                active=form.active.data,
-                actor=current_user,
-                now=utcnow(),
-            )
-            generated = _apply_connector(form, channel)
-        except DomainError as error:
-            db.session.rollback()
-            field_error(form, error)
-        else:
-            db.session.commit()
-            if generated:  # shown once, on this page only: never in a flash cookie
-                return render_template(
-                    "admin/channel_form.html",
-                    form=ChannelForm(obj=channel),
-                    channel=channel,
-                    generated_secret=generated,
-                )
-            flash(f"Saved {channel.name}.", "success")
-            return redirect(url_for("admin.channels"))
-    return render_template(
-        "admin/channel_form.html", form=form, channel=channel
-    ), 400 if form.errors else 200
+
+    def save() -> Channel:
+        channel_ops.update_channel(
+            db.session,
+            channel,
+            name=form.name.data or "",
+            kind=form.kind.data or "",
+            sla_minutes=form.sla_minutes.data or 0,
+            feed_url=form.feed_url.data,
+            active=form.active.data,
+            actor=current_user,
+            now=utcnow(),
+        )
+        return channel
+
+    return _channel_form(form, channel, save, "Saved {name}.", url_for("admin.channels"))
 
 
 def _apply_connector(form: ChannelForm, channel: Channel) -> str | None:
