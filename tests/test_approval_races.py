@@ -13,13 +13,14 @@ from respondr.domain import accounts, drafting
 from respondr.domain.policies import find_policy, set_channel_policy
 from respondr.domain.presets import ensure_presets
 from respondr.extensions import db as flask_db
-from respondr.models import ApprovalDecision, WorkflowEvent
+from respondr.models import ApprovalDecision, Submission, User, WorkflowEvent
 from respondr.timeutil import utcnow
 from tests import factories
 
 
-def submitted_draft(app) -> tuple[int, dict[str, str]]:
-    """A draft held by corporate-clears-all, and API tokens for two approvers."""
+def submitted_draft(app, *, author_roles: str = "agent") -> tuple[int, dict[str, str]]:
+    """Bernie's draft held by corporate-clears-all, and API tokens for Bernie and for two
+    approvers, Carol and Dana."""
     with app.app_context():
         session = flask_db.session
         ensure_presets(session, now=utcnow())
@@ -27,13 +28,13 @@ def submitted_draft(app) -> tuple[int, dict[str, str]]:
         set_channel_policy(
             session, channel, find_policy(session, "corporate-clears-all"), actor=None, now=utcnow()
         )
-        author = factories.create_user(session, name="Bernie")
+        author = factories.create_user(session, name="Bernie", roles=author_roles)
         message = factories.create_message(session, channel)
         draft = drafting.save_draft(
             session, message, author=author, text="Happy birthday!", version=None, now=utcnow()
         )
         drafting.submit(session, draft, actor=author, now=utcnow())
-        tokens = {}
+        tokens = {"bernie": accounts.create_api_token(session, author, actor=None, now=utcnow())}
         for name in ("carol", "dana"):
             approver = factories.create_user(session, name=name.title(), roles="approver")
             tokens[name] = accounts.create_api_token(session, approver, actor=None, now=utcnow())
@@ -44,11 +45,16 @@ def submitted_draft(app) -> tuple[int, dict[str, str]]:
 
 
 def race(url: str, tokens: list[str]) -> list[int]:
-    """POST to ``url`` once per token, all at the same moment; the status codes."""
-    barrier = threading.Barrier(len(tokens))
-    statuses: list[int] = []
+    """POST to ``url`` once per token, all at the same moment; the status codes, sorted."""
+    return sorted(race_each(url, tokens))
 
-    def send(token: str) -> None:
+
+def race_each(url: str, tokens: list[str]) -> list[int]:
+    """POST to ``url`` once per token, all at the same moment; each token's status code."""
+    barrier = threading.Barrier(len(tokens))
+    statuses: dict[int, int] = {}
+
+    def send(index: int, token: str) -> None:
         request = urllib.request.Request(
             url,
             data=b"{}",
@@ -58,23 +64,29 @@ def race(url: str, tokens: list[str]) -> list[int]:
         barrier.wait(timeout=10)
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
-                statuses.append(response.status)
+                statuses[index] = response.status
         except urllib.error.HTTPError as error:
             json.loads(error.read())  # every refusal is a JSON error
-            statuses.append(error.code)
+            statuses[index] = error.code
 
-    threads = [threading.Thread(target=send, args=(t,)) for t in tokens]
+    threads = [threading.Thread(target=send, args=pair) for pair in enumerate(tokens)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return sorted(statuses)
+    return [statuses[index] for index in range(len(tokens))]
 
 
 def decisions(app, draft_id: int) -> tuple[int, int]:
+    """The draft's approval decisions and "approved" workflow events, counted."""
     with app.app_context():
         session = flask_db.session
-        count = session.scalar(select(func.count()).select_from(ApprovalDecision))
+        count = session.scalar(
+            select(func.count())
+            .select_from(ApprovalDecision)
+            .join(ApprovalDecision.submission)
+            .where(Submission.draft_id == draft_id)
+        )
         approved = session.scalar(
             select(func.count())
             .select_from(WorkflowEvent)
@@ -96,3 +108,21 @@ def test_a_double_click_approves_once(live_server):
     url = f"{live_server.url}/api/v1/drafts/{draft_id}/approve"
     assert race(url, [tokens["carol"]] * 2) == [200, 409]
     assert decisions(live_server.app, draft_id)[1] == 1
+
+
+def test_the_author_racing_another_approver_cannot_clear_their_own_reply(live_server):
+    draft_id, tokens = submitted_draft(live_server.app, author_roles="agent,approver")
+    url = f"{live_server.url}/api/v1/drafts/{draft_id}/approve"
+    bernie, carol = race_each(url, [tokens["bernie"], tokens["carol"]])
+    assert (bernie, carol) == (403, 200)
+    assert decisions(live_server.app, draft_id) == (1, 1)
+    with live_server.app.app_context():
+        session = flask_db.session
+        approvers = session.scalars(
+            select(User.name)
+            .join(ApprovalDecision, ApprovalDecision.approver_id == User.id)
+            .join(ApprovalDecision.submission)
+            .where(Submission.draft_id == draft_id)
+        ).all()
+        flask_db.session.remove()
+    assert approvers == ["Carol"]

@@ -365,9 +365,15 @@ def _lock(session: Session, submission: Submission) -> Submission:
     return submission
 
 
-def _check_approver(session: Session, submission: Submission, approver: User) -> tuple[int, dict]:
-    if approver.id == submission.author_id:
+def _refuse_own(draft: Draft, approver: User) -> None:
+    """Nobody clears their own reply: said first, before the round is locked or read, so
+    the author hears it even when another approver's decision lands at the same moment."""
+    latest = draft.submissions[-1] if draft.submissions else None
+    if latest is not None and latest.author_id == approver.id:
         raise Forbidden("You cannot approve your own reply: someone else must clear it.")
+
+
+def _check_approver(session: Session, submission: Submission, approver: User) -> tuple[int, dict]:
     number = current_step(session, submission)
     step = submission.steps[number - 1]
     pool = _step_pool(session, step, submission.author_id)
@@ -384,6 +390,7 @@ def approve(
 ) -> Submission:
     """Approve the current step; an edit (``text``) is kept as a version and not re-asked
     of the policy — clearing it is the approver's call."""
+    _refuse_own(draft, approver)
     submission = _lock(session, pending_submission(draft))
     if submission.decision is not None:
         raise Conflict("Someone decided on this reply a moment ago.", "status")
@@ -462,6 +469,7 @@ def reject(
     note = note.strip()
     if not note:
         raise ValidationError("Tell the author what to change.", "note")
+    _refuse_own(draft, approver)
     submission = _lock(session, pending_submission(draft))
     if submission.decision is not None:
         raise Conflict("Someone decided on this reply a moment ago.", "status")

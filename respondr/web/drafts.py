@@ -1,4 +1,4 @@
-"""Drafting on the message page, and the approval queue."""
+"""Drafting on the message page, a draft's history, and the approval queue."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from respondr.domain import drafting, publishing
+from respondr.domain import drafting, history, publishing
 from respondr.domain.errors import DomainError
 from respondr.extensions import db
 from respondr.models import Draft, Message, Submission
@@ -111,6 +111,19 @@ def insert_stock(message_id: int):
             now=utcnow(),
         ),
         "Stock response inserted: check it, then submit.",
+    )
+
+
+@bp.get("/drafts/<int:draft_id>/history")
+@requires()
+def draft_history(draft_id: int):
+    """Every version with what it changed, among the submissions, decisions and notes."""
+    draft = _draft(draft_id)
+    return render_template(
+        "drafts/history.html",
+        draft=draft,
+        message=draft.message,
+        entries=history.timeline(db.session, draft),
     )
 
 

@@ -66,6 +66,12 @@ def test_agent_drafts_from_stock_is_held_and_the_approver_edits_and_approves(
     expect(agent.locator(".draft-text")).to_have_text(
         "Happy birthday, Lena! Enjoy a free bookmark at any store."
     )
+    agent.get_by_role("link", name="History").click()
+    expect(agent.get_by_role("heading", name="History of the reply to Lena")).to_be_visible()
+    edit = agent.locator(".history .by-approver")
+    expect(edit).to_contain_text("Carol Whitfield edited it while approving: version 2")
+    expect(edit.locator("ins")).to_have_text(" Enjoy a free bookmark at any store.")
+    agent.screenshot(path=screenshot_path("draft-history"), full_page=True)
     agent.get_by_role("link", name="Notifications").click()
     expect(
         agent.get_by_text("Carol Whitfield approved your reply after editing it")
