@@ -1,0 +1,275 @@
+"""A pure-Python reference for the latency metrics, written from the product's definitions.
+
+:mod:`respondr.domain.metrics` computes the figures in the database; this module computes
+them again from plain values, one message and one event at a time, so the tests can
+check that both backends and this reference agree. Times are cut to whole milliseconds
+since the epoch, as the database queries cut them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from respondr.domain.metrics import (
+    BUCKET_BOUNDS_MS,
+    SERIES,
+    TTFR_STAGES,
+    GroupKey,
+    ReportRow,
+    Scope,
+    SlaStats,
+    Stats,
+    epoch_ms,
+)
+from respondr.models import Channel, Message, WorkflowEvent
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str
+    at: datetime
+    actor_id: int | None = None
+    submission_id: int | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class History:
+    """A message and its workflow events, in the order they happened."""
+
+    message_id: int
+    channel_id: int
+    category: str | None
+    intent: str | None
+    posted_at: datetime
+    received_at: datetime
+    sla_minutes: int
+    events: Sequence[Event]
+
+
+@dataclass(frozen=True)
+class MessageStages:
+    """One message's stages in milliseconds (None where a stage does not count)."""
+
+    values: Mapping[str, int | None]
+    answered: bool
+    open: bool
+    closed: bool
+    open_age: int | None
+    agent_id: int | None
+    approver_id: int | None
+    policy_version_id: int | None
+
+
+def load_histories(session: Any) -> list[History]:
+    """Every message with its events, read row by row (the reference may; the report may not)."""
+    events: dict[int, list[Event]] = {}
+    for row in session.scalars(select(WorkflowEvent).order_by(WorkflowEvent.at, WorkflowEvent.id)):
+        if row.message_id is not None:
+            events.setdefault(row.message_id, []).append(
+                Event(row.kind, row.at, row.actor_id, row.submission_id, dict(row.data or {}))
+            )
+    histories = []
+    for message, sla in session.execute(
+        select(Message, Channel.sla_minutes).join(Channel, Channel.id == Message.channel_id)
+    ):
+        histories.append(
+            History(
+                message_id=message.id,
+                channel_id=message.channel_id,
+                category=message.category,
+                intent=message.intent,
+                posted_at=message.posted_at,
+                received_at=message.received_at,
+                sla_minutes=sla,
+                events=events.get(message.id, []),
+            )
+        )
+    return histories
+
+
+def stages(history: History, now: datetime) -> MessageStages:
+    """The product's definitions, applied to one message's first reply."""
+    events = list(history.events)
+
+    def first(kind: str) -> Event | None:
+        return next((e for e in events if e.kind == kind), None)
+
+    def last(kind: str) -> Event | None:
+        return next((e for e in reversed(events) if e.kind == kind), None)
+
+    ms = epoch_ms
+    published, claim, draft = first("published"), first("claimed"), first("draft_started")
+    closing, reopening = last("closed"), last("reopened")
+    answered = published is not None
+    closed = (
+        not answered and closing is not None and (reopening is None or closing.at > reopening.at)
+    )
+    is_open = not answered and not closed
+
+    # The first reply's rounds: each submission with its decision (the first rejection or
+    # the approval that cleared the last step, whichever came first).
+    rounds: list[tuple[Event, Event | None]] = []
+    for event in events:
+        if event.kind != "submitted" or event.submission_id is None:
+            continue
+        if published is not None and event.at > published.at:
+            continue
+        decision = next(
+            (
+                e
+                for e in events
+                if e.submission_id == event.submission_id
+                and (e.kind == "rejected" or (e.kind == "approved" and e.data.get("final")))
+            ),
+            None,
+        )
+        rounds.append((event, decision))
+
+    def held(submission: Event) -> bool:
+        return submission.data.get("outcome") == "needs_approval"
+
+    received, posted = ms(history.received_at), ms(history.posted_at)
+    queue_end = claim or draft
+    values: dict[str, int | None] = dict.fromkeys(SERIES)
+    values["detection"] = received - posted
+    if queue_end is not None:
+        values["queue_wait"] = ms(queue_end.at) - received
+    if not closed:
+        if queue_end is not None and rounds:
+            values["drafting"] = ms(rounds[0][0].at) - ms(queue_end.at)
+        waits = [ms(d.at) - ms(s.at) for s, d in rounds if held(s) and d is not None]
+        if waits:
+            values["approval_wait"] = sum(waits)
+        reworks = [
+            ms(rounds[i + 1][0].at) - ms(d.at)
+            for i, (_, d) in enumerate(rounds[:-1])
+            if d is not None and d.kind == "rejected"
+        ]
+        if reworks:
+            values["rework"] = sum(reworks)
+    approver_id = None
+    for submission, decision in rounds:
+        if held(submission) and decision is not None:
+            approver_id = decision.actor_id
+    if published is not None:
+        values["ttfr"] = ms(published.at) - received
+        values["fan_seen"] = ms(published.at) - posted
+        if rounds:
+            submission, decision = rounds[-1]
+            start = decision if held(submission) else submission
+            if start is not None:
+                values["publish_lag"] = ms(published.at) - ms(start.at)
+    agent = claim or draft
+    return MessageStages(
+        values=values,
+        answered=answered,
+        open=is_open,
+        closed=closed,
+        open_age=ms(now) - received if is_open else None,
+        agent_id=agent.actor_id if agent is not None else None,
+        approver_id=approver_id,
+        policy_version_id=rounds[0][0].data.get("policy_version_id") if rounds else None,
+    )
+
+
+def percentile(ordered: Sequence[float], p: float) -> float:
+    """Linear interpolation between the closest ranks, as PostgreSQL's percentile_cont."""
+    position = (len(ordered) - 1) * p
+    lower = math.floor(position)
+    low = ordered[lower]
+    high = ordered[lower + 1] if lower + 1 < len(ordered) else low
+    return low + (high - low) * (position - lower)
+
+
+def statistics(values_ms: Iterable[int]) -> Stats:
+    ordered = sorted(values_ms)
+    if not ordered:
+        return Stats.empty()
+    buckets = [0] * (len(BUCKET_BOUNDS_MS) + 1)
+    for value in ordered:
+        buckets[sum(1 for bound in BUCKET_BOUNDS_MS if value >= bound)] += 1
+    return Stats(
+        count=len(ordered),
+        mean=sum(ordered) / len(ordered) / 1000,
+        p50=percentile(ordered, 0.5) / 1000,
+        p90=percentile(ordered, 0.9) / 1000,
+        p95=percentile(ordered, 0.95) / 1000,
+        max=ordered[-1] / 1000,
+        buckets=tuple(buckets),
+    )
+
+
+def group_key(history: History, result: MessageStages, group_by: str | None, tz: str) -> GroupKey:
+    local = history.received_at.astimezone(ZoneInfo(tz))
+    keys: dict[str | None, GroupKey] = {
+        None: None,
+        "channel": history.channel_id,
+        "category": history.category,
+        "intent": history.intent,
+        "policy_version": result.policy_version_id,
+        "agent": result.agent_id,
+        "approver": result.approver_id,
+        "hour": local.hour,
+        "weekday": local.isoweekday(),
+        "week": local.date() - timedelta(days=local.weekday()),
+    }
+    return keys[group_by]
+
+
+def in_period(history: History, start: datetime | None, end: datetime | None) -> bool:
+    return (start is None or history.received_at >= start) and (
+        end is None or history.received_at < end
+    )
+
+
+def report(histories: Iterable[History], scope: Scope) -> dict[GroupKey, ReportRow]:
+    """The report's rows by group key (labels left empty)."""
+    groups: dict[GroupKey, list[tuple[History, MessageStages]]] = {}
+    for history in histories:
+        if in_period(history, scope.start, scope.end):
+            result = stages(history, scope.now)
+            key = group_key(history, result, scope.group_by, scope.tz)
+            groups.setdefault(key, []).append((history, result))
+    if scope.group_by is None and not groups:
+        groups[None] = []
+    rows = {}
+    for key, members in groups.items():
+        answered = [(h, s) for h, s in members if s.answered]
+        opened = [(h, s) for h, s in members if s.open]
+
+        def values(name: str, of: list[tuple[History, MessageStages]] = members) -> list[int]:
+            return [v for _, s in of if (v := s.values[name]) is not None]
+
+        def within(h: History, s: MessageStages) -> bool:
+            return (s.values["ttfr"] or 0) <= h.sla_minutes * 60_000
+
+        rows[key] = ReportRow(
+            key=key,
+            label="",
+            received=len(members),
+            answered=len(answered),
+            open=len(opened),
+            closed=sum(1 for _, s in members if s.closed),
+            stages={name: statistics(values(name)) for name in SERIES},
+            answered_totals_ms={
+                name: sum(values(name, answered)) for name in (*TTFR_STAGES, "ttfr")
+            },
+            open_age=statistics(s.open_age for _, s in opened if s.open_age is not None),
+            sla=SlaStats(
+                answered=len(answered),
+                met=sum(1 for h, s in answered if within(h, s)),
+                breached=sum(1 for h, s in answered if not within(h, s)),
+                open_overdue=sum(
+                    1 for h, s in opened if (s.open_age or 0) > h.sla_minutes * 60_000
+                ),
+            ),
+        )
+    return rows
