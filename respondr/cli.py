@@ -227,6 +227,126 @@ def list_policies() -> None:
         )
 
 
+@click.group()
+def report() -> None:
+    """Reports computed from the workflow events."""
+
+
+@report.command("latency")
+@click.option(
+    "--from",
+    "start",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="First day (in the organisation's timezone); default: all time.",
+)
+@click.option(
+    "--to",
+    "end",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Day after the last one (excluded); default: all time.",
+)
+@click.option(
+    "--by",
+    "group_by",
+    default=None,
+    type=click.Choice(
+        [
+            "channel",
+            "category",
+            "intent",
+            "policy_version",
+            "agent",
+            "approver",
+            "hour",
+            "weekday",
+            "week",
+        ]
+    ),
+    help="One row per group; default: one overall row.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+@with_appcontext
+def report_latency(start, end, group_by: str | None, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    """Time to first response and every stage of it, per group, with the bottleneck."""
+    from respondr.domain import metrics
+    from respondr.domain.organisation import get_organisation
+
+    tz = get_organisation(db.session).timezone
+    with transaction():
+        result = metrics.latency_report(
+            db.session,
+            start=start.date() if start else None,
+            end=end.date() if end else None,
+            tz=tz,
+            group_by=group_by,
+            now=utcnow(),
+        )
+    rows = [_latency_record(row) for row in result.rows]
+    if fmt == "json":
+        click.echo(json.dumps({"timezone": tz, "group_by": group_by, "rows": rows}, indent=2))
+        return
+    columns = list(rows[0]) if rows else ["group"]
+    if fmt == "csv":
+        import csv
+        import sys as _sys
+
+        writer = csv.DictWriter(_sys.stdout, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    for row, record in zip(result.rows, rows, strict=True):
+        click.echo(
+            f"{record['group']}: {record['received']} received, {record['answered']} "
+            f"answered, {record['open']} open, response rate "
+            f"{record['response_rate']}"
+        )
+        for series in metrics.SERIES:
+            figures = " ".join(
+                f"{name}={_hours(record[f'{series}_{name}_s'])}"  # type: ignore[arg-type]
+                for name in ("mean", "p50", "p90", "p95", "max")
+            )
+            label = metrics.STAGE_LABELS[series]
+            click.echo(f"  {label:<28} n={record[series + '_count']:<6} {figures}")
+        found = metrics.bottleneck(row)
+        click.echo(f"Bottleneck: {found.sentence}" if found else "Bottleneck: nothing answered")
+
+
+def _hours(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds / 3600:.2f}h"
+
+
+def _latency_record(row) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """One flat record per group: every stage's count, mean and percentiles in seconds."""
+    from respondr.domain import metrics
+
+    record: dict[str, object] = {
+        "group": row.label,
+        "received": row.received,
+        "answered": row.answered,
+        "open": row.open,
+        "closed": row.closed,
+        "response_rate": None if row.response_rate is None else round(row.response_rate, 4),
+        "sla_attainment": None if row.sla.attainment is None else round(row.sla.attainment, 4),
+    }
+    for series in metrics.SERIES:
+        stats = row.stages[series]
+        record[f"{series}_count"] = stats.count
+        for name in ("mean", "p50", "p90", "p95", "max"):
+            value = getattr(stats, name)
+            record[f"{series}_{name}_s"] = None if value is None else round(value, 1)
+    found = metrics.bottleneck(row)
+    record["bottleneck"] = found.sentence if found else None
+    return record
+
+
 @click.command()
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database has users.")
 @with_appcontext
@@ -327,6 +447,7 @@ def import_messages(file: str, dry_run: bool, channel_ref: str | None) -> None:
 
 def register(app: Flask) -> None:
     for command in (
+        report,
         init_db,
         users,
         tokens,

@@ -112,3 +112,23 @@ def test_every_command_explains_itself(runner):
         result = runner.invoke(args=[*args, "--help"])
         assert result.exit_code == 0
         assert len(result.output.split("Options:")[0].strip().splitlines()) >= 3, args
+
+
+def test_report_latency_names_the_bottleneck_on_the_demo(runner, db):
+    from respondr.domain import demo
+
+    demo.load(db, now=utcnow(), only_if_empty=False)
+    db.commit()
+    table = runner.invoke(args=["report", "latency"])
+    assert table.exit_code == 0, table.output
+    lines = table.output.strip().splitlines()
+    assert lines[-1].startswith("Bottleneck: Approval wait is ")
+    assert lines[-1].endswith("% of time to first response")
+    as_json = runner.invoke(args=["report", "latency", "--by", "channel", "--format", "json"])
+    rows = json.loads(as_json.output)["rows"]
+    assert {r["group"] for r in rows} == {"Bernie the Bookworm", "@BerniesBooks", "Jerry's blog"}
+    assert all(r["approval_wait_count"] > 0 for r in rows)
+    as_csv = runner.invoke(args=["report", "latency", "--format", "csv"])
+    assert as_csv.output.splitlines()[0].startswith("group,received,answered,open")
+    bad = runner.invoke(args=["report", "latency", "--by", "colour"])
+    assert bad.exit_code != 0
