@@ -8,6 +8,7 @@ locks built in. Each task builds its own app context.
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
@@ -54,12 +55,21 @@ event.listen(
 )
 
 
+_task_app_lock = threading.Lock()
+
+
 @cache
-def task_app() -> Flask:
-    """One app per worker process, built on first use."""
+def _build_task_app() -> Flask:
     from respondr import create_app
 
     return create_app()
+
+
+def task_app() -> Flask:
+    """One app per worker process, built on first use — by one thread only: the worker's
+    threads start their first tasks at the same moment."""
+    with _task_app_lock:
+        return _build_task_app()
 
 
 @huey.periodic_task(crontab(minute="*"))
