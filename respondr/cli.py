@@ -13,7 +13,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
 
-from respondr.domain import accounts, policies
+from respondr.domain import accounts, metrics, policies
 from respondr.domain import channels as channel_ops
 from respondr.domain.errors import DomainError
 from respondr.domain.presets import ensure_presets
@@ -251,19 +251,7 @@ def report() -> None:
     "--by",
     "group_by",
     default=None,
-    type=click.Choice(
-        [
-            "channel",
-            "category",
-            "intent",
-            "policy_version",
-            "agent",
-            "approver",
-            "hour",
-            "weekday",
-            "week",
-        ]
-    ),
+    type=click.Choice(metrics.GROUPINGS),
     help="One row per group; default: one overall row.",
 )
 @click.option(
@@ -276,7 +264,6 @@ def report() -> None:
 @with_appcontext
 def report_latency(start, end, group_by: str | None, fmt: str) -> None:  # type: ignore[no-untyped-def]
     """Time to first response and every stage of it, per group, with the bottleneck."""
-    from respondr.domain import metrics
     from respondr.domain.organisation import get_organisation
 
     tz = get_organisation(db.session).timezone
@@ -325,8 +312,6 @@ def _hours(seconds: float | None) -> str:
 
 def _latency_record(row) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """One flat record per group: every stage's count, mean and percentiles in seconds."""
-    from respondr.domain import metrics
-
     record: dict[str, object] = {
         "group": row.label,
         "received": row.received,
