@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from respondr.extensions import db
@@ -22,6 +23,10 @@ TITLES = {
     503: "Temporarily unavailable",
 }
 
+# Seconds a client is asked to wait while the database is away (``/healthz`` says the same).
+RETRY_AFTER = "5"
+DATABASE_DOWN_MESSAGE = "The database is not answering. Try again in a moment."
+
 
 def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/healthz"
@@ -35,6 +40,36 @@ def error_response(status: int, message: str, field: str | None = None):
         return jsonify(body), status
     title = TITLES.get(status, "Error")
     return render_template("error.html", status=status, title=title, message=message), status
+
+
+def database_unavailable_response() -> Response:
+    """503 with ``Retry-After``, built without touching the database: the usual page
+    layout reads the signed-in user and badge counts, which would fail all over again."""
+    if wants_json():
+        response = jsonify(error=DATABASE_DOWN_MESSAGE)
+    else:
+        page = current_app.jinja_env.get_template("unavailable.html")
+        response = Response(page.render(message=DATABASE_DOWN_MESSAGE), mimetype="text/html")
+    response.status_code = 503
+    response.headers["Retry-After"] = RETRY_AFTER
+    return response
+
+
+def is_database_down(error: BaseException) -> bool:
+    """Lost or refused connections, a server shutting down or starting up, and a pool
+    with no connection free in time; not constraint violations or bad SQL."""
+    if isinstance(error, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+def _forget_transaction() -> None:
+    """Roll back the request's session; on a dead connection the rollback itself may fail,
+    and the pool then replaces that connection (pre-ping) when the database is back."""
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        db.session.close()
 
 
 def init_app(app: Flask) -> None:
@@ -52,16 +87,18 @@ def init_app(app: Flask) -> None:
             message = "The request body is larger than the 1 MiB limit."
         return error_response(error.code or 500, message)
 
-    @app.errorhandler(OperationalError)
-    def database_unavailable(error: DBAPIError):
-        db.session.rollback()
-        app.logger.warning("database unavailable: %s", type(error.orig).__name__)
-        response = error_response(503, "The database is not answering. Try again in a moment.")
-        response[0].headers["Retry-After"] = "5"
-        return response
+    @app.errorhandler(SQLAlchemyError)
+    def database_error(error: SQLAlchemyError):
+        _forget_transaction()
+        if is_database_down(error):
+            # The exception's type only: its text can carry the connection string.
+            app.logger.warning("database unavailable: %s", type(error).__name__)
+            return database_unavailable_response()
+        app.logger.exception("database error")
+        return error_response(500, "Something went wrong on our side; nothing was saved.")
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
-        db.session.rollback()
+        _forget_transaction()
         app.logger.exception("unhandled error")
         return error_response(500, "Something went wrong on our side; nothing was saved.")
