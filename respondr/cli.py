@@ -13,7 +13,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
 
-from respondr.domain import accounts, metrics, policies
+from respondr.domain import accounts, metrics, policies, report_tables
 from respondr.domain import channels as channel_ops
 from respondr.domain.errors import DomainError
 from respondr.domain.presets import ensure_presets
@@ -276,18 +276,13 @@ def report_latency(start, end, group_by: str | None, fmt: str) -> None:  # type:
             group_by=group_by,
             now=utcnow(),
         )
-    rows = [_latency_record(row) for row in result.rows]
+    rows = [report_tables.latency_record(row) for row in result.rows]
     if fmt == "json":
         click.echo(json.dumps({"timezone": tz, "group_by": group_by, "rows": rows}, indent=2))
         return
     columns = list(rows[0]) if rows else ["group"]
     if fmt == "csv":
-        import csv
-        import sys as _sys
-
-        writer = csv.DictWriter(_sys.stdout, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
+        click.echo(report_tables.to_csv(columns, rows), nl=False)
         return
     for row, record in zip(result.rows, rows, strict=True):
         click.echo(
@@ -308,28 +303,6 @@ def report_latency(start, end, group_by: str | None, fmt: str) -> None:  # type:
 
 def _hours(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds / 3600:.2f}h"
-
-
-def _latency_record(row) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    """One flat record per group: every stage's count, mean and percentiles in seconds."""
-    record: dict[str, object] = {
-        "group": row.label,
-        "received": row.received,
-        "answered": row.answered,
-        "open": row.open,
-        "closed": row.closed,
-        "response_rate": None if row.response_rate is None else round(row.response_rate, 4),
-        "sla_attainment": None if row.sla.attainment is None else round(row.sla.attainment, 4),
-    }
-    for series in metrics.SERIES:
-        stats = row.stages[series]
-        record[f"{series}_count"] = stats.count
-        for name in ("mean", "p50", "p90", "p95", "max"):
-            value = getattr(stats, name)
-            record[f"{series}_{name}_s"] = None if value is None else round(value, 1)
-    found = metrics.bottleneck(row)
-    record["bottleneck"] = found.sentence if found else None
-    return record
 
 
 @click.command()
