@@ -38,12 +38,14 @@ def register_extensions(app: Flask) -> None:
     from respondr import db_setup, tasks
     from respondr.extensions import csrf, db, login_manager
     from respondr.receivers import connect_receivers
+    from respondr.web import throttle
 
     db_setup.configure_engine_options(app)
     db.init_app(app)
     with app.app_context():
         db_setup.install_connection_hooks(db.engine)
     csrf.init_app(app)
+    throttle.init_app(app)
     login_manager.init_app(app)
     connect_receivers()
     tasks.bind_storage(app)

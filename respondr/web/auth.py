@@ -12,6 +12,7 @@ from respondr.domain.errors import DomainError
 from respondr.extensions import db, login_manager
 from respondr.models import User
 from respondr.timeutil import utcnow
+from respondr.web import throttle
 from respondr.web.forms import ChangePasswordForm, EmptyForm, ResetPasswordForm, SignInForm
 from respondr.web.permissions import public, requires
 
@@ -56,10 +57,16 @@ def login():
         return redirect(safe_next(request.args.get("next")))
     form = SignInForm()
     if form.validate_on_submit():
+        if refused := throttle.refusal():
+            form.form_errors.append(refused.message)
+            page = render_template("auth/login.html", form=form)
+            return page, 429, {"Retry-After": str(refused.retry_after)}
         user = accounts.authenticate(db.session, form.email.data or "", form.password.data or "")
         if user is None:
+            throttle.record_failure()
             form.form_errors.append("That email and password do not match an active account.")
             return render_template("auth/login.html", form=form), 401
+        throttle.forget_account_failures()
         session.clear()  # a new session at sign-in: no fixation
         login_user(user)
         return redirect(safe_next(request.args.get("next")))
