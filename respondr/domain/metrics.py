@@ -252,14 +252,14 @@ def install_sqlite_functions(engine: Engine) -> None:
         record.info[_INSTALLED] = True
 
 
-def _prepare(connection: Connection) -> None:
+def prepare(connection: Connection) -> None:
     """Make sure this connection has the SQLite functions the queries use."""
     if connection.dialect.name == "sqlite" and not connection.info.get(_INSTALLED):
         _register(connection.connection.dbapi_connection)
         connection.info[_INSTALLED] = True
 
 
-def _epoch_ms(dialect: str, column: Any) -> ColumnElement[Any]:
+def epoch_ms_sql(dialect: str, column: Any) -> ColumnElement[Any]:
     """A stored time as whole milliseconds since the epoch (cut, never rounded)."""
     if dialect == "postgresql":
         return sql_cast(func.floor(extract("epoch", column) * 1000), BigInteger)
@@ -272,7 +272,7 @@ def _epoch_ms(dialect: str, column: Any) -> ColumnElement[Any]:
     raise NotImplementedError(f"latency metrics do not support {dialect}")
 
 
-def _local_parts(dialect: str, column: Any, tz: str) -> dict[str, ColumnElement[Any]]:
+def local_parts(dialect: str, column: Any, tz: str) -> dict[str, ColumnElement[Any]]:
     """Hour of day (0–23), ISO day of week (1 = Monday) and the week's Monday, read in
     ``tz``."""
     if dialect == "postgresql":
@@ -295,7 +295,7 @@ def _local_parts(dialect: str, column: Any, tz: str) -> dict[str, ColumnElement[
 # --------------------------------------------------------------------------- the query
 
 
-def _zone(tz: str) -> ZoneInfo:
+def parse_zone(tz: str) -> ZoneInfo:
     try:
         return ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError, OSError):
@@ -312,7 +312,7 @@ def period_instant(value: date | datetime | None, tz: str) -> datetime | None:
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"naive datetime {value!r}: pass a date or an aware datetime")
         return value.astimezone(UTC)
-    return datetime.combine(value, time(), tzinfo=_zone(tz)).astimezone(UTC)
+    return datetime.combine(value, time(), tzinfo=parse_zone(tz)).astimezone(UTC)
 
 
 def epoch_ms(at: datetime) -> int:
@@ -327,7 +327,7 @@ def message_stages(dialect: str, scope: Scope) -> Select[Any]:
     start, end, tz, group_by, now = scope.start, scope.end, scope.tz, scope.group_by, scope.now
     if group_by is not None and group_by not in GROUPINGS:
         raise ValidationError(f"Group by one of {', '.join(GROUPINGS)}.", "group_by")
-    ms = _epoch_ms
+    ms = epoch_ms_sql
     event_ = WorkflowEvent
 
     period = []
@@ -517,7 +517,7 @@ def message_stages(dialect: str, scope: Scope) -> Select[Any]:
         "approver": t.approver_id,
     }
     if group_by in ("hour", "weekday", "week"):
-        keys.update(_local_parts(dialect, msg.c.received_at, tz))
+        keys.update(local_parts(dialect, msg.c.received_at, tz))
     group = keys[group_by] if group_by is not None else null()
     now_ms = literal(epoch_ms(now), BigInteger)
     return select(
@@ -543,9 +543,13 @@ def message_stages(dialect: str, scope: Scope) -> Select[Any]:
     )
 
 
-def _aggregates(dialect: str, series: Any) -> Select[Any]:
+def series_statistics(dialect: str, series: Any) -> Select[Any]:
     """One row per group and series: count, mean, percentiles, max, buckets and the sum
-    over answered messages, all in milliseconds."""
+    over answered messages, all in milliseconds.
+
+    ``series`` is any CTE with the columns ``grp``, ``series``, ``x`` (milliseconds) and
+    ``answered`` (1 or 0); other modules' figures (approval waits, the heat map) use it
+    too, so every percentile in the app is computed one way."""
     x = series.c.x
     by = (series.c.grp, series.c.series)
 
@@ -623,7 +627,7 @@ def report_query(dialect: str, scope: Scope) -> Select[Any]:
             for name in (*SERIES, OPEN_AGE)
         )
     ).cte("series")
-    stats = _aggregates(dialect, series).cte("stats")
+    stats = series_statistics(dialect, series).cte("stats")
 
     def count_if(condition: ColumnElement[Any]) -> ColumnElement[Any]:
         return func.sum(case((condition, 1), else_=0))
@@ -658,7 +662,7 @@ def _seconds(value: Any) -> float | None:
     return None if value is None else float(value) / 1000.0
 
 
-def _stats(row: Any) -> Stats:
+def stats_from_row(row: Any) -> Stats:
     return Stats(
         count=int(row.n),
         mean=_seconds(row.mean),
@@ -745,10 +749,10 @@ def latency_report(
     """Latency for the messages received in ``[start, end)`` (a date is midnight in
     ``tz``, the organisation's timezone), overall or grouped by one of
     :data:`GROUPINGS`; open messages' age is taken at ``now``."""
-    _zone(tz)
+    parse_zone(tz)
     scope = Scope(period_instant(start, tz), period_instant(end, tz), tz, group_by, now)
     connection = session.connection()
-    _prepare(connection)
+    prepare(connection)
     by_group: dict[GroupKey, list[Any]] = {}
     for row in session.execute(report_query(connection.dialect.name, scope)):
         by_group.setdefault(_normal_key(group_by, row.grp), []).append(row)
@@ -766,7 +770,7 @@ def _report_row(key: GroupKey, label: str, found: list[Any]) -> ReportRow:
     for row in found:
         if row.series is None:
             continue
-        stages[row.series] = _stats(row)
+        stages[row.series] = stats_from_row(row)
         if row.series in totals:
             totals[row.series] = int(row.answered_total)
     head = found[0] if found else None
