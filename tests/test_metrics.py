@@ -599,6 +599,73 @@ def test_the_agent_is_the_first_claimer_and_the_policy_version_the_first_rounds(
     assert (policy.key, policy.label) == (version.id, version.label)
 
 
+# --------------------------------------------------------------------------- heat map, neglect
+
+
+def answered_after(db, cast: Cast, received_at: datetime, taken: float) -> Message:
+    """A message answered ``taken`` minutes after it was received (freely, no approval)."""
+    return write(
+        db,
+        cast.channel,
+        received_at=received_at,
+        steps=[
+            (received_at + timedelta(minutes=taken / 3), "claimed", cast.agent.id, {}),
+            (received_at + timedelta(minutes=taken / 2), "submitted", cast.agent.id, FREE),
+            (received_at + timedelta(minutes=taken), "published", cast.agent.id, {}),
+        ],
+    )
+
+
+def test_the_heat_map_reads_weekday_and_hour_in_the_organisations_timezone(db, cast):
+    # T0 is Monday 09:00 in New York; 03:30 UTC on Tuesday is Monday 22:30 there.
+    for taken in (10, 20, 60):
+        answered_after(db, cast, T0 + timedelta(minutes=taken / 10), taken)
+    answered_after(db, cast, datetime(2026, 3, 3, 3, 30, tzinfo=UTC), 90)
+    write(db, cast.channel, received_at=T0 + timedelta(minutes=5))  # open: no TTFR
+    cells = metrics.waiting_heatmap(db, start=None, end=None, tz="America/New_York")
+    assert len(cells) == 7 * 24
+    assert (cells[0].weekday, cells[0].hour, cells[-1].weekday, cells[-1].hour) == (0, 0, 6, 23)
+    filled = {(c.weekday, c.hour): (c.count, c.p50, c.p90) for c in cells if c.count}
+    assert filled == {
+        (0, 9): (3, 20 * 60.0, (20 + 0.8 * 40) * 60),
+        (0, 22): (1, 90 * 60.0, 90 * 60.0),
+    }
+    in_utc = metrics.waiting_heatmap(db, start=None, end=None, tz="UTC")
+    assert {(c.weekday, c.hour) for c in in_utc if c.count} == {(0, 14), (1, 3)}
+    # The period is half-open, by the day it was received in the timezone.
+    tuesday = metrics.waiting_heatmap(db, start=date(2026, 3, 3), end=None, tz="UTC")
+    assert [(c.weekday, c.hour, c.count) for c in tuesday if c.count] == [(1, 3, 1)]
+
+
+def test_neglected_channels_put_the_longest_silence_first_and_never_answered_before_all(
+    db, cast, make_channel
+):
+    now = T0 + timedelta(days=1)
+    blog = make_channel(name="Jerry's blog", kind="blog")
+    forum = make_channel(name="Readers' forum", kind="forum")
+    retired = make_channel(name="Old page")
+    retired.active = False
+    quiet = Cast(blog, cast.agent, cast.other_agent, cast.approver, cast.legal)
+    answered_after(db, cast, T0, 30)  # Bernie: last reply at T0 + 30 min ...
+    answered_after(db, cast, T0 - timedelta(days=2), 10)
+    write(db, cast.channel, received_at=T0 + timedelta(hours=2))  # ... one open
+    answered_after(db, quiet, now - timedelta(hours=1), 50)  # the blog: 10 minutes ago
+    write(db, forum, received_at=T0 + timedelta(hours=5))  # the forum: two open, no reply
+    write(db, forum, received_at=T0 + timedelta(hours=3))
+    closed = write(db, forum, received_at=T0, steps=[(T0, "closed", cast.agent.id, {})])
+    assert closed.id
+    write(db, retired, received_at=T0)
+    db.flush()
+    found = metrics.neglected_channels(db, now=now)
+    assert [
+        (c.name, c.last_reply_at, c.since_seconds, c.open_count, c.oldest_open_at) for c in found
+    ] == [
+        ("Readers' forum", None, None, 2, T0 + timedelta(hours=3)),
+        ("Bernie the Bookworm", minutes(30), (24 * 60 - 30) * 60.0, 1, T0 + timedelta(hours=2)),
+        ("Jerry's blog", now - timedelta(minutes=10), 600.0, 0, None),
+    ]
+
+
 # --------------------------------------------------------------------------- agreement
 
 AGENTS = 3

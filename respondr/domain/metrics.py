@@ -321,9 +321,10 @@ def epoch_ms(at: datetime) -> int:
 
 
 def message_stages(dialect: str, scope: Scope) -> Select[Any]:
-    """One row per message in the scope: its group key (``grp``), its stages in
-    milliseconds (None where a stage does not count), whether it was answered, is open or
-    closed, its age when open, and its channel's SLA in milliseconds."""
+    """One row per message in the scope: its channel, when it was received, its group key
+    (``grp``), its stages in milliseconds (None where a stage does not count), whether it
+    was answered, is open or closed, its age when open, and its channel's SLA in
+    milliseconds."""
     start, end, tz, group_by, now = scope.start, scope.end, scope.tz, scope.group_by, scope.now
     if group_by is not None and group_by not in GROUPINGS:
         raise ValidationError(f"Group by one of {', '.join(GROUPINGS)}.", "group_by")
@@ -522,6 +523,8 @@ def message_stages(dialect: str, scope: Scope) -> Select[Any]:
     now_ms = literal(epoch_ms(now), BigInteger)
     return select(
         msg.c.message_id,
+        msg.c.channel_id,
+        msg.c.received_at,
         group.label("grp"),
         (msg.c.received_ms - msg.c.posted_ms).label("detection"),
         (queue_end - msg.c.received_ms).label("queue_wait"),
@@ -796,3 +799,129 @@ def _report_row(key: GroupKey, label: str, found: list[Any]) -> ReportRow:
             open_overdue=count("sla_overdue"),
         ),
     )
+
+
+# --------------------------------------------------------------------------- heat map
+
+
+@dataclass(frozen=True)
+class HeatCell:
+    """Time to first response (seconds) of the answered messages received on ``weekday``
+    (0 = Monday) at ``hour``, both read in the organisation's timezone."""
+
+    weekday: int
+    hour: int
+    count: int
+    p50: float | None
+    p90: float | None
+
+
+def waiting_heatmap(
+    session: Session, *, start: date | datetime | None, end: date | datetime | None, tz: str
+) -> tuple[HeatCell, ...]:
+    """Every weekday × hour cell (7 × 24, Monday 00:00 first) of the messages received in
+    ``[start, end)``: how many were answered and their TTFR's median and p90. Unanswered
+    messages have no TTFR: the report's open count and age speak for them."""
+    parse_zone(tz)
+    # ``now`` only ages open messages, which the heat map does not read.
+    scope = Scope(period_instant(start, tz), period_instant(end, tz), tz, None, datetime.now(UTC))
+    connection = session.connection()
+    prepare(connection)
+    dialect = connection.dialect.name
+    pm = message_stages(dialect, scope).cte("per_message")
+    parts = local_parts(dialect, pm.c.received_at, tz)
+    series = (
+        select(
+            (parts["weekday"] - 1).label("grp"),
+            parts["hour"].label("series"),
+            pm.c.ttfr.label("x"),
+            pm.c.answered,
+        )
+        .where(pm.c.ttfr.is_not(None))
+        .cte("series")
+    )
+    found = {
+        (int(row.grp), int(row.series)): stats_from_row(row)
+        for row in session.execute(series_statistics(dialect, series))
+    }
+    cells = []
+    for weekday, hour in itertools.product(range(7), range(24)):
+        stats = found.get((weekday, hour), Stats.empty())
+        cells.append(HeatCell(weekday, hour, stats.count, stats.p50, stats.p90))
+    return tuple(cells)
+
+
+# --------------------------------------------------------------------------- neglect
+
+
+@dataclass(frozen=True)
+class NeglectedChannel:
+    """An active channel, with how long since we last replied on it and what waits there."""
+
+    channel_id: int
+    name: str
+    last_reply_at: datetime | None
+    since_seconds: float | None
+    """From our last reply to ``now``; None when we never replied."""
+    open_count: int
+    oldest_open_at: datetime | None
+    """When the longest-waiting open message was received."""
+
+
+def neglected_channels(session: Session, *, now: datetime) -> tuple[NeglectedChannel, ...]:
+    """Every active channel, the longest since our last reply first (never replied to
+    first of all); open means neither answered nor closed, as in the report."""
+    connection = session.connection()
+    prepare(connection)
+    dialect = connection.dialect.name
+    replies = (
+        select(Message.channel_id, func.max(WorkflowEvent.at).label("last_reply_at"))
+        .join(Message, Message.id == WorkflowEvent.message_id)
+        .where(WorkflowEvent.kind == "published")
+        .group_by(Message.channel_id)
+        .subquery("replies")
+    )
+    pm = message_stages(dialect, Scope(None, None, "UTC", None, now)).cte("per_message")
+    waiting = (
+        select(
+            pm.c.channel_id,
+            func.count().label("open_count"),
+            func.min(pm.c.received_at).label("oldest_open_at"),
+        )
+        .where(pm.c.is_open == 1)
+        .group_by(pm.c.channel_id)
+        .subquery("waiting")
+    )
+    query = (
+        select(
+            Channel.id,
+            Channel.name,
+            replies.c.last_reply_at,
+            waiting.c.open_count,
+            waiting.c.oldest_open_at,
+        )
+        .outerjoin(replies, replies.c.channel_id == Channel.id)
+        .outerjoin(waiting, waiting.c.channel_id == Channel.id)
+        .where(Channel.active.is_(True))
+    )
+    channels = [
+        NeglectedChannel(
+            channel_id=row.id,
+            name=row.name,
+            last_reply_at=row.last_reply_at,
+            since_seconds=(
+                (now - row.last_reply_at).total_seconds() if row.last_reply_at is not None else None
+            ),
+            open_count=int(row.open_count or 0),
+            oldest_open_at=row.oldest_open_at,
+        )
+        for row in session.execute(query)
+    ]
+    channels.sort(
+        key=lambda c: (
+            c.last_reply_at is not None,
+            c.last_reply_at or now,
+            c.name.casefold(),
+        )
+    )
+    return tuple(channels)
