@@ -62,10 +62,12 @@ def register_blueprints(app: Flask) -> None:
         layout,
         notifications,
         policies,
+        reports,
         stock,
     )
 
-    for module in (auth, inbox, drafts, stock, policies, notifications, admin, health, api):
+    web = (auth, inbox, drafts, stock, policies, reports, notifications, admin, health, api)
+    for module in web:
         app.register_blueprint(module.bp)
     layout.init_app(app)
 

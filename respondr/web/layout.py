@@ -19,6 +19,7 @@ NAVIGATION = (
     ("Approvals", "drafts.queue", ("approver",)),
     ("Stock responses", "stock.index", ()),
     ("Policies", "policies.index", ("manager", "admin")),
+    ("Reports", "reports.latency", ("manager", "admin")),
     ("Users", "admin.users", ("admin",)),
     ("Channels", "admin.channels", ("admin",)),
     ("Audit log", "admin.audit", ("admin",)),

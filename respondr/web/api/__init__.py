@@ -95,4 +95,4 @@ from respondr.web.api import drafts, messages  # noqa: E402
 __all__ = ["bp", "drafts", "messages"]
 
 
-from respondr.web.api import ingest  # noqa: E402,F401  (registers its views on bp)
+from respondr.web.api import ingest, reports  # noqa: E402,F401  (register their views on bp)

@@ -1,0 +1,132 @@
+"""The live view: what is waiting right now (queue depth, the oldest waiting message,
+approvals pending per approver, messages about to breach their SLA)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from respondr.domain import drafting
+from respondr.domain.inbox import OPEN_STATUSES
+from respondr.domain.organisation import get_organisation
+from respondr.models import Draft, Message, Submission
+
+ABOUT_TO_BREACH_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class WaitingMessage:
+    id: int
+    channel: str
+    fan: str
+    text: str
+    """The fan's words, verbatim: escape them wherever they are shown."""
+    received_at: datetime
+    sla_due_at: datetime
+    age_seconds: float
+    sla_left_seconds: float
+    assignee: str | None
+
+
+@dataclass(frozen=True)
+class ApproverLoad:
+    approver_id: int
+    name: str
+    pending: int
+
+
+@dataclass(frozen=True)
+class LiveView:
+    now: datetime
+    queue_depth: int
+    """Open messages nobody has claimed yet."""
+    open: int
+    """Every open (unanswered, not closed) message."""
+    awaiting_approval: int
+    oldest: WaitingMessage | None
+    """The open message that has waited longest."""
+    pending_by_approver: tuple[ApproverLoad, ...]
+    about_to_breach: tuple[WaitingMessage, ...]
+    warning_seconds: float
+
+
+def _waiting(message: Message, now: datetime) -> WaitingMessage:
+    return WaitingMessage(
+        id=message.id,
+        channel=message.channel.name,
+        fan=message.fan.display_name or message.fan.handle,
+        text=message.text,
+        received_at=message.received_at,
+        sla_due_at=message.sla_due_at,
+        age_seconds=(now - message.received_at).total_seconds(),
+        sla_left_seconds=(message.sla_due_at - now).total_seconds(),
+        assignee=message.assignee.name if message.assignee else None,
+    )
+
+
+def _open_messages():  # type: ignore[no-untyped-def]
+    return (
+        select(Message)
+        .options(joinedload(Message.channel), joinedload(Message.fan), joinedload(Message.assignee))
+        .where(Message.status.in_(OPEN_STATUSES))
+    )
+
+
+def about_to_breach(session: Session, *, now: datetime, within: timedelta) -> list[Message]:
+    """Open messages whose SLA runs out within ``within`` (or has run out), soonest first."""
+    query = (
+        _open_messages()
+        .where(Message.sla_due_at < now + within)
+        .order_by(Message.sla_due_at, Message.id)
+        .limit(ABOUT_TO_BREACH_LIMIT)
+    )
+    return list(session.scalars(query))
+
+
+def pending_by_approver(session: Session) -> tuple[ApproverLoad, ...]:
+    """For each approver, the rounds waiting now whose current step they may clear."""
+    pending = session.scalars(
+        select(Submission)
+        .options(joinedload(Submission.draft).joinedload(Draft.message))
+        .where(Submission.outcome == "needs_approval", Submission.decision.is_(None))
+    ).unique()
+    loads: Counter[int] = Counter()
+    names: dict[int, str] = {}
+    for submission in pending:
+        step = submission.steps[drafting.current_step(session, submission) - 1]
+        # The approval queue's own rule for who may clear a step (drafting owns it).
+        for person in drafting._step_pool(session, step, submission.author_id):
+            loads[person.id] += 1
+            names[person.id] = person.name
+    rows = [ApproverLoad(ident, names[ident], count) for ident, count in loads.items()]
+    rows.sort(key=lambda row: (-row.pending, row.name.casefold()))
+    return tuple(rows)
+
+
+def live_view(session: Session, *, now: datetime) -> LiveView:
+    warning = timedelta(minutes=get_organisation(session).sla_warning_minutes)
+    by_status = (
+        select(Message.status, func.count())
+        .where(Message.status.in_(OPEN_STATUSES))
+        .group_by(Message.status)
+    )
+    counts: dict[str, int] = {status: count for status, count in session.execute(by_status)}
+    oldest = session.scalars(
+        _open_messages().order_by(Message.received_at, Message.id).limit(1)
+    ).first()
+    return LiveView(
+        now=now,
+        queue_depth=counts.get("new", 0),
+        open=sum(counts.values()),
+        awaiting_approval=counts.get("awaiting_approval", 0),
+        oldest=_waiting(oldest, now) if oldest else None,
+        pending_by_approver=pending_by_approver(session),
+        about_to_breach=tuple(
+            _waiting(message, now) for message in about_to_breach(session, now=now, within=warning)
+        ),
+        warning_seconds=warning.total_seconds(),
+    )
