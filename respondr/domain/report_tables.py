@@ -332,7 +332,8 @@ def _agents(report: metrics.Report) -> Table:
 
 
 def _sla(session: Session, report: metrics.Report) -> Table:
-    targets = dict(session.execute(select(Channel.id, Channel.sla_minutes)).tuples().all())
+    query = select(Channel.id, Channel.sla_minutes)
+    targets = {ident: minutes for ident, minutes in session.execute(query)}
     rows: list[Record] = []
     for row in report.rows:
         minutes = targets.get(row.key) if isinstance(row.key, int) else None
