@@ -227,26 +227,31 @@ def list_policies() -> None:
         )
 
 
-@click.group()
-def report() -> None:
-    """Reports computed from the workflow events."""
-
-
-@report.command("latency")
-@click.option(
+# The report period, as every report command takes it.
+period_from = click.option(
     "--from",
     "start",
     type=click.DateTime(["%Y-%m-%d"]),
     default=None,
     help="First day (in the organisation's timezone); default: all time.",
 )
-@click.option(
+period_to = click.option(
     "--to",
     "end",
     type=click.DateTime(["%Y-%m-%d"]),
     default=None,
     help="Day after the last one (excluded); default: all time.",
 )
+
+
+@click.group()
+def report() -> None:
+    """Reports computed from the workflow events."""
+
+
+@report.command("latency")
+@period_from
+@period_to
 @click.option(
     "--by",
     "group_by",
@@ -374,6 +379,22 @@ def import_messages(file: str, dry_run: bool, channel_ref: str | None) -> None:
     with transaction():
         rows = bulk_import.read_rows(file)
         channel = channel_ops.find_channel(db.session, channel_ref) if channel_ref else None
+    _run_import(
+        file,
+        rows,
+        dry_run,
+        lambda chunk: bulk_import.import_rows(
+            db.session, chunk, channel=channel, actor=None, now=utcnow(), dry_run=dry_run
+        ),
+    )
+
+
+def _run_import(file: str, rows, dry_run: bool, import_chunk) -> None:  # type: ignore[no-untyped-def]
+    """Feed ``rows`` to ``import_chunk`` behind a progress bar, committing 500 lines at a
+    time; list every rejected line ("line N: field: reason"), sum up, and exit with
+    status 1 when any line was rejected."""
+    from respondr.domain import bulk_import
+
     report = bulk_import.ImportReport()
     total = bulk_import.count_lines(file)
     with click.progressbar(length=total, label=f"Importing {file}", file=sys.stderr) as bar:
@@ -388,9 +409,7 @@ def import_messages(file: str, dry_run: bool, channel_ref: str | None) -> None:
         tracked = advancing(rows)
         for chunk in [tracked] if dry_run else bulk_import.chunks(tracked):
             with transaction():
-                report += bulk_import.import_rows(
-                    db.session, chunk, channel=channel, actor=None, now=utcnow(), dry_run=dry_run
-                )
+                report += import_chunk(chunk)
         bar.update(total - bar.pos)
     for rejected in report.rejected:
         click.echo(str(rejected))
@@ -403,6 +422,76 @@ def import_messages(file: str, dry_run: bool, channel_ref: str | None) -> None:
         sys.exit(1)
 
 
+@click.command("import-history")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check every line and report; store nothing.")
+@with_appcontext
+def import_history(file: str, dry_run: bool) -> None:
+    """Import messages with their history (claims, submissions, decisions, publication)
+    from a JSON Lines file; the format is in the README ("History import").
+
+    Each line is checked whole before any of it is written. A message already stored is
+    left as it is, so the same file imported twice changes nothing. Every rejected line
+    is listed as "line N: field: reason", and then the command exits with status 1.
+    """
+    from respondr.domain import history_import
+
+    with transaction():
+        rows = history_import.read_rows(file)
+    _run_import(
+        file,
+        rows,
+        dry_run,
+        lambda chunk: history_import.import_rows(db.session, chunk, now=utcnow(), dry_run=dry_run),
+    )
+
+
+@click.command("whatif")
+@click.option("--policy", "policy_ref", required=True, help="A saved policy or a preset.")
+@period_from
+@period_to
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@with_appcontext
+def whatif_command(policy_ref: str, start, end, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    """What the period would have looked like under another approval policy."""
+    from respondr.domain import whatif
+    from respondr.domain.organisation import get_organisation
+
+    with transaction():
+        result = whatif.run_whatif(
+            db.session,
+            policy_ref=policy_ref,
+            start=start.date() if start else None,
+            end=end.date() if end else None,
+            tz=get_organisation(db.session).timezone,
+            now=utcnow(),
+        )
+    if fmt == "json":
+        click.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    click.echo(f"What if {result.policy} had been in force ({result.received} messages received)")
+    click.echo(f"{'':<32}{'actual':>14}{'estimated':>14}")
+    for label, unit, actual, estimated in whatif.comparison(result):
+        click.echo(f"{label:<32}{_shown(unit, actual):>14}{_shown(unit, estimated):>14}")
+    click.echo("Assumptions:")
+    for sentence in result.assumptions:
+        click.echo(f"- {sentence}")
+
+
+def _shown(unit: str, value: float | None) -> str:
+    from respondr.web.layout import duration
+
+    if value is None:
+        return "-"
+    if unit == "duration":
+        return duration(value)
+    if unit == "share":
+        return f"{value:.1%}"
+    return str(value)
+
+
 def register(app: Flask) -> None:
     for command in (
         report,
@@ -413,6 +502,8 @@ def register(app: Flask) -> None:
         policies_group,
         demo,
         import_messages,
+        import_history,
+        whatif_command,
         worker,
         serve,
     ):
