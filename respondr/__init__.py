@@ -38,7 +38,7 @@ def register_extensions(app: Flask) -> None:
     from respondr import db_setup, tasks
     from respondr.extensions import csrf, db, login_manager
     from respondr.receivers import connect_receivers
-    from respondr.web import throttle
+    from respondr.web import submission_keys, throttle
 
     db_setup.configure_engine_options(app)
     db.init_app(app)
@@ -46,6 +46,7 @@ def register_extensions(app: Flask) -> None:
         db_setup.install_connection_hooks(db.engine)
     csrf.init_app(app)
     throttle.init_app(app)
+    submission_keys.init_app(app)
     login_manager.init_app(app)
     connect_receivers()
     tasks.bind_storage(app)

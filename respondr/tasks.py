@@ -227,3 +227,17 @@ def poll_all_feeds(app: Flask) -> int:
 def poll_feeds() -> int:
     """Every 5 minutes: ingest the new comments of each channel's RSS or Atom feed."""
     return poll_all_feeds(task_app())
+
+
+@huey.periodic_task(crontab(minute="17"))
+@huey.lock_task("prune-submission-keys")
+def prune_submission_keys() -> int:
+    """Hourly: forget one-time form submission keys spent more than a week ago."""
+    from respondr.domain.form_submissions import prune
+    from respondr.extensions import db
+    from respondr.timeutil import utcnow
+
+    with task_app().app_context():
+        pruned = prune(db.session, now=utcnow())
+        db.session.commit()
+        return pruned

@@ -12,6 +12,7 @@ from respondr.models.drafts import (
     Submission,
 )
 from respondr.models.events import AuditEntry, WorkflowEvent
+from respondr.models.form_submissions import FormSubmission
 from respondr.models.messages import (
     CATEGORIES,
     CLOSE_REASONS,
@@ -41,6 +42,7 @@ __all__ = [
     "Draft",
     "DraftVersion",
     "Fan",
+    "FormSubmission",
     "Message",
     "MessageViewer",
     "Note",

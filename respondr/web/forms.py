@@ -1,12 +1,16 @@
-"""WTForms forms; Flask-WTF adds the session CSRF token to each."""
+"""WTForms forms; Flask-WTF adds the session CSRF token to each, and :class:`Form` a
+one-time submission key beside it (:mod:`respondr.web.submission_keys`)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
     EmailField,
+    Field,
     IntegerField,
     PasswordField,
     SelectChoice,
@@ -20,6 +24,19 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from respondr.domain.accounts import MIN_PASSWORD_LENGTH
 from respondr.models import CATEGORIES, CHANNEL_KINDS, CONNECTORS, INTENTS, ROLES
+from respondr.web import submission_keys
+
+
+class Form(FlaskForm):
+    """The base of every respondr form: wherever the CSRF token is rendered, a fresh
+    submission key is rendered with it, so a form sent twice has one effect."""
+
+    class Meta:
+        def render_field(self, field: Field, render_kw: dict[str, Any]) -> str:
+            html = super().render_field(field, render_kw)
+            if field.type == "CSRFTokenField":
+                return html + submission_keys.hidden_field()
+            return html
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -27,29 +44,29 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class SignInForm(FlaskForm):
+class SignInForm(Form):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired()])
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(Form):
     current_password = PasswordField("Current password", validators=[DataRequired()])
     new_password = PasswordField(
         "New password", validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH)]
     )
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(Form):
     new_password = PasswordField(
         "New password", validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH)]
     )
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(Form):
     """For buttons that change state: carries only the CSRF token."""
 
 
-class UserForm(FlaskForm):
+class UserForm(Form):
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     roles = MultiCheckboxField(
@@ -69,7 +86,7 @@ class EditUserForm(UserForm):
     password = None  # type: ignore[assignment]  # reset links replace passwords set by others
 
 
-class ChannelForm(FlaskForm):
+class ChannelForm(Form):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     kind = SelectField(
         "Kind", choices=[SelectChoice(k, k.replace("_", " ").title()) for k in CHANNEL_KINDS]
@@ -98,7 +115,7 @@ class ChannelForm(FlaskForm):
     active = BooleanField("Active", default=True)
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(Form):
     class Meta:
         csrf = False  # a GET filter changes nothing
 
@@ -108,7 +125,7 @@ class AuditFilterForm(FlaskForm):
     until = DateField("To (included)", validators=[Optional()])
 
 
-class StockResponseForm(FlaskForm):
+class StockResponseForm(Form):
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
     text = TextAreaField("Text", validators=[DataRequired(), Length(max=5000)])
     category = SelectField(
@@ -120,13 +137,13 @@ class StockResponseForm(FlaskForm):
     active = BooleanField("In the library", default=True)
 
 
-class ChannelPolicyForm(FlaskForm):
+class ChannelPolicyForm(Form):
     """One channel's policy; the choices are the policies, filled in by the view."""
 
     policy = SelectField("Policy", choices=[])
 
 
-class PolicyVersionForm(FlaskForm):
+class PolicyVersionForm(Form):
     rules = TextAreaField(
         "Rules (JSON)",
         validators=[DataRequired(), Length(max=200_000)],
@@ -145,7 +162,7 @@ class NewPolicyForm(PolicyVersionForm):
     note = None  # type: ignore[assignment]  # the first version's note is "created"
 
 
-class TryPolicyForm(FlaskForm):
+class TryPolicyForm(Form):
     """A reply to try on a policy version: read-only, but posted, with the CSRF token."""
 
     message = SelectField("Message", choices=[], coerce=int)
