@@ -44,6 +44,13 @@ def test_on_the_demo_the_report_names_approval_wait_as_the_bottleneck(client, db
         assert f'data-chart="{name}"' in html
     agents = re.search(r'id="table-agents">(.*?)</table>', html, re.S).group(1)
     assert "Maya Okafor" in agents and "Bernie Adler" in agents
+    approvers = re.search(r'id="table-approvers">(.*?)</table>', html, re.S).group(1)
+    assert "Carol Whitfield" in approvers
+    heat = re.search(r'id="heatmap">(.*?)</table>', html, re.S).group(1)
+    assert heat.count("<tr>") == 8 and "Monday" in heat  # a header and seven days
+    assert re.search(r'class="shade-[1-5]">\d+\.\d<', heat)  # shaded cells print hours
+    neglected = re.search(r'id="table-neglected">(.*?)</table>', html, re.S).group(1)
+    assert "Bernie" in neglected or "Facebook" in neglected
 
     # The same bottleneck through the CSV and the JSON API.
     start = (now - timedelta(days=28)).date().isoformat()

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from respondr.domain import metrics
+from respondr.domain import approval_analytics, metrics
 from respondr.domain.errors import ValidationError
 from respondr.models import ApprovalPolicy, AuditEntry, Channel, PolicyVersion, User
 
@@ -367,10 +367,8 @@ def _sla(session: Session, report: metrics.Report) -> Table:
 
 
 def _changes_table(changes: Sequence[PolicyChange], tz: str) -> Table:
-    zone = ZoneInfo(tz)
     rows: list[Record] = [
-        {"at": change.at.astimezone(zone).strftime("%Y-%m-%d %H:%M"), "change": change.what}
-        for change in changes
+        {"at": _local(change.at, tz), "change": change.what} for change in changes
     ]
     columns = (Column("at", f"When ({tz})"), Column("change", "Change"))
     return _table("policy_changes", "Policy changes", columns, rows)
@@ -411,6 +409,131 @@ def policy_changes(session: Session, period: Period) -> tuple[PolicyChange, ...]
     return tuple(changes)
 
 
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _local(at: datetime | None, tz: str) -> str | None:
+    return None if at is None else at.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+
+
+def _heatmap(cells: Sequence[metrics.HeatCell]) -> Table:
+    rows: list[Record] = [
+        {
+            "weekday": WEEKDAYS[cell.weekday],
+            "hour": cell.hour,
+            "answered": cell.count,
+            "ttfr_p50_s": _round(cell.p50),
+            "ttfr_p90_s": _round(cell.p90),
+        }
+        for cell in cells
+    ]
+    columns = (
+        Column("weekday", "Day received"),
+        Column("hour", "Hour received", "count"),
+        Column("answered", "Answered", "count"),
+        Column("ttfr_p50_s", "TTFR median", "seconds"),
+        Column("ttfr_p90_s", "TTFR p90", "seconds"),
+    )
+    return _table("heatmap", "Waiting by day and hour received", columns, rows)
+
+
+def _approvals(found: approval_analytics.ApprovalAnalytics) -> Table:
+    record: Record = {
+        "held": found.submissions,
+        "decided": found.decisions,
+        "rejection_rate": _round(found.rejection_rate, 4),
+        "edited_share": _round(found.edited_by_approver_share, 4),
+        "pending_now": sum(row.pending_now for row in found.approvers),
+    }
+    columns = (
+        Column("held", "Replies held for approval", "count"),
+        Column("decided", "Decided", "count"),
+        Column("rejection_rate", "Sent back (rejection rate)", "share"),
+        Column("edited_share", "Cleared after the approver edited", "share"),
+        Column("pending_now", "Approvals pending now (per approver, summed)", "count"),
+    )
+    return _table("approvals", "Approvals", columns, [record])
+
+
+def _approvers(found: approval_analytics.ApprovalAnalytics) -> Table:
+    rows: list[Record] = [
+        {
+            "approver": row.name,
+            "pending_now": row.pending_now,
+            "decisions": row.decisions,
+            "approved": row.approved,
+            "rejected": row.rejected,
+            "edited": row.edited,
+            "wait_p50_s": _round(row.p50_wait),
+            "wait_p90_s": _round(row.p90_wait),
+        }
+        for row in found.approvers
+    ]
+    columns = (
+        Column("approver", "Approver"),
+        Column("pending_now", "Pending now", "count"),
+        Column("decisions", "Decisions", "count"),
+        Column("approved", "Cleared", "count"),
+        Column("rejected", "Sent back", "count"),
+        Column("edited", "Edited before clearing", "count"),
+        Column("wait_p50_s", "Wait median", "seconds"),
+        Column("wait_p90_s", "Wait p90", "seconds"),
+    )
+    return _table("approvers", "Per approver", columns, rows)
+
+
+def _approver_hours(found: approval_analytics.ApprovalAnalytics) -> Table:
+    rows: list[Record] = [
+        {
+            "approver": cell.name,
+            "hour": cell.hour,
+            "decisions": cell.count,
+            "wait_p90_s": _round(cell.p90_wait),
+        }
+        for cell in found.p90_wait_by_approver_hour
+    ]
+    columns = (
+        Column("approver", "Approver"),
+        Column("hour", "Hour submitted", "count"),
+        Column("decisions", "Decisions", "count"),
+        Column("wait_p90_s", "Wait p90", "seconds"),
+    )
+    return _table("approver_hours", "Approval wait p90 by approver and hour", columns, rows)
+
+
+def _queue_depth(found: approval_analytics.ApprovalAnalytics, tz: str) -> Table:
+    rows: list[Record] = [
+        {"at": _local(at, tz), "waiting": waiting} for at, waiting in found.queue_depth
+    ]
+    columns = (Column("at", f"When ({tz})"), Column("waiting", "Replies waiting", "count"))
+    return _table("queue_depth", "Approval queue depth", columns, rows)
+
+
+def _neglected(channels: Sequence[metrics.NeglectedChannel], tz: str, now: datetime) -> Table:
+    rows: list[Record] = [
+        {
+            "channel": channel.name,
+            "last_reply_at": _local(channel.last_reply_at, tz),
+            "since_last_reply_s": _round(channel.since_seconds),
+            "open": channel.open_count,
+            "oldest_open_s": (
+                _round((now - channel.oldest_open_at).total_seconds())
+                if channel.oldest_open_at
+                else None
+            ),
+        }
+        for channel in channels
+    ]
+    columns = (
+        Column("channel", "Channel"),
+        Column("last_reply_at", f"Our last reply ({tz})"),
+        Column("since_last_reply_s", "Since our last reply", "seconds"),
+        Column("open", "Open", "count"),
+        Column("oldest_open_s", "Oldest open waiting", "seconds"),
+    )
+    return _table("neglected", "Neglected channels (longest since our last reply)", columns, rows)
+
+
 def latency_tables(
     session: Session, period: Period, *, group_by: str | None, now: datetime
 ) -> LatencyTables:
@@ -429,14 +552,25 @@ def latency_tables(
     found = metrics.bottleneck(overall)
     changes = policy_changes(session, period)
     chosen = report(group_by)
+    approvals = approval_analytics.approval_analytics(
+        session, start=period.start, end=period.end, tz=period.tz, now=now
+    )
     tables = [
         _summary(overall, found),
         _table("stages", "Where the time goes", stage_columns(), map(stage_record, chosen.rows)),
         _distribution(overall),
         _trend(report("week"), changes),
         _changes_table(changes, period.tz),
+        _heatmap(
+            metrics.waiting_heatmap(session, start=period.start, end=period.end, tz=period.tz)
+        ),
+        _approvals(approvals),
+        _approvers(approvals),
+        _approver_hours(approvals),
+        _queue_depth(approvals, period.tz),
         _agents(report("agent")),
         _sla(session, report("channel")),
+        _neglected(metrics.neglected_channels(session, now=now), period.tz, now),
         _table("groups", "Every stage", latency_columns(), map(latency_record, chosen.rows)),
     ]
     return LatencyTables(

@@ -55,6 +55,7 @@ def chart_data(report: report_tables.LatencyTables) -> dict[str, Any]:
                 for stage in metrics.TTFR_STAGES
             ],
             "unit": "hours (mean per answered message)",
+            "type": "bar",
             "stacked": True,
         },
         "distribution": {
@@ -66,6 +67,7 @@ def chart_data(report: report_tables.LatencyTables) -> dict[str, Any]:
                 }
             ],
             "unit": "replies",
+            "type": "bar",
         },
         "trend": {
             "labels": [row["week"] for row in trend],
@@ -74,9 +76,53 @@ def chart_data(report: report_tables.LatencyTables) -> dict[str, Any]:
                 {"label": "TTFR p90", "data": [_hours(row["ttfr_p90_s"]) for row in trend]},
             ],
             "unit": "hours",
+            "type": "line",
             "markers": [{"index": index, "label": "policy change"} for index in marks],
         },
+        "queue_depth": {
+            "labels": [row["at"] for row in tables["queue_depth"].rows],
+            "datasets": [
+                {
+                    "label": "Replies waiting for approval",
+                    "data": [row["waiting"] for row in tables["queue_depth"].rows],
+                }
+            ],
+            "unit": "replies waiting",
+            "type": "line",
+        },
     }
+
+
+def _shade(seconds: Any) -> int:
+    """0 for no data, then 1–5 by the distribution's buckets (under 1 h … over 24 h)."""
+    if seconds is None:
+        return 0
+    bounds = [ms / 1000 for ms in metrics.BUCKET_BOUNDS_MS]
+    return 1 + sum(1 for bound in bounds if float(seconds) >= bound)
+
+
+def grid(
+    rows: Any, row_key: str, value_key: str, row_order: list[Any] | None = None
+) -> list[tuple[Any, list[tuple[str, int]]]]:
+    """A long table (one record per row × hour) as a row × 24-hour grid of (hours as
+    text, shade) cells, for the heat maps."""
+    cells: dict[Any, dict[int, Any]] = {}
+    for row in rows:
+        cells.setdefault(row[row_key], {})[int(row["hour"])] = row[value_key]
+    order = row_order if row_order is not None else list(cells)
+    return [
+        (
+            name,
+            [
+                (
+                    f"{float(value) / HOUR:.1f}" if value is not None else "·",
+                    _shade(value),
+                )
+                for value in (cells.get(name, {}).get(hour) for hour in range(24))
+            ],
+        )
+        for name in order
+    ]
 
 
 def _cell(value: Any, kind: str) -> str:
@@ -111,6 +157,14 @@ def latency():
         groupings=metrics.GROUPINGS,
         charts=chart_data(report),
         cell=_cell,
+        heat=grid(
+            report.tables["heatmap"].rows,
+            "weekday",
+            "ttfr_p50_s",
+            list(report_tables.WEEKDAYS),
+        ),
+        approver_heat=grid(report.tables["approver_hours"].rows, "approver", "wait_p90_s"),
+        shade_labels=metrics.BUCKET_LABELS,
         csv_args={
             "from": report.period.start.isoformat(),
             "to": report.period.end.isoformat(),

@@ -115,7 +115,7 @@
   };
 
   function chartConfig(spec) {
-    var isTrend = spec.markers !== undefined;
+    var isTrend = spec.type === "line";
     var datasets = spec.datasets.map(function (dataset, index) {
       var copy = { label: dataset.label, data: dataset.data };
       if (isTrend) {
@@ -123,7 +123,7 @@
         copy.backgroundColor = COLOURS[index];
         copy.borderDash = index ? [8, 4] : [];
         copy.pointStyle = ["circle", "triangle", "rect"][index % 3];
-        copy.pointRadius = 5;
+        copy.pointRadius = spec.labels.length > 60 ? 0 : 5;
         copy.spanGaps = true;
       } else {
         copy.backgroundColor = spec.stacked ? pattern(index) : COLOURS[0];
@@ -147,7 +147,7 @@
     } else {
       options.scales = { y: valueAxis };
     }
-    return { type: isTrend ? "line" : "bar", data: { labels: spec.labels, datasets: datasets }, options: options };
+    return { type: spec.type, data: { labels: spec.labels, datasets: datasets }, options: options };
   }
 
   var source = document.getElementById("report-charts");
