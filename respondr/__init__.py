@@ -44,6 +44,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
         db_setup.install_connection_hooks(db.engine)
+    db_setup.install_session_teardown(app)
     csrf.init_app(app)
     throttle.init_app(app)
     submission_keys.init_app(app)

@@ -1,4 +1,5 @@
-"""Engine settings per backend: SQLite in WAL mode with real transactions."""
+"""Engine settings per backend: SQLite in WAL mode with real transactions; on PostgreSQL,
+connections tested before use and sessions that end cleanly even when the server has gone."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import SQLAlchemyError
 
 
 def configure_engine_options(app: Flask) -> None:
@@ -39,3 +41,23 @@ def install_connection_hooks(engine: Engine) -> None:
         # IMMEDIATE takes the write lock up front: a transaction never fails half-way
         # when it upgrades from reading to writing, and writers queue on busy_timeout.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def install_session_teardown(app: Flask) -> None:
+    """End each app context's session without letting a dead connection fail the request.
+
+    A request that only read can have its answer ready when the database goes away;
+    Flask-SQLAlchemy's own teardown then rolls back on the closed connection and the
+    error turns a finished answer into a 500. Registered after ``db.init_app`` it runs
+    first (teardowns run in reverse): the session is closed here, and on a lost
+    connection invalidated instead, so the pool replaces the connection."""
+    from respondr.extensions import db
+
+    @app.teardown_appcontext
+    def _end_session(_error: BaseException | None) -> None:
+        try:
+            db.session.remove()
+        except SQLAlchemyError:
+            app.logger.warning("database connection lost while ending a request's session")
+            db.session.registry().invalidate()
+            db.session.registry.clear()

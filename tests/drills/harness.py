@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import gunicorn
 import pytest
 import requests
 from flask import Flask
@@ -148,6 +149,8 @@ class Stack:
             "5",
             "respondr:create_app()",
         ]
+        if gunicorn.version_info >= (27,):  # one control socket per server, not ~/.gunicorn's
+            argv[-1:-1] = ["--control-socket", str(self.folder / f"{name}.ctl")]
         process = spawn(name, argv, env=self.env(), folder=self.folder)
         self.processes.append(process)
         server = AppServer(process, port)

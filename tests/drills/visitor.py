@@ -77,10 +77,14 @@ class Visitor:
     def post(self, url: str, data: dict[str, str]) -> requests.Response:
         return self.http.post(url, data=data, timeout=30)
 
-    def sign_in(self, server_url: str, password: str = factories.PASSWORD) -> requests.Response:
+    def sign_in(self, server_url: str, password: str = factories.PASSWORD) -> None:
         fields = self.form(f"{server_url}/login", "")
         fields.update(email=self.email, password=password)
-        return self.post(f"{server_url}/login", fields)
+        answer = self.post(f"{server_url}/login", fields)
+        assert answer.status_code == 200 and not answer.url.endswith("/login"), (
+            f"signing in {self.email} on {server_url}: {answer.status_code}",
+            answer.text[-600:],
+        )
 
     def csrf_header(self, page_url: str) -> dict[str, str]:
         """What live.js sends: the page's CSRF token in ``X-CSRFToken``."""
