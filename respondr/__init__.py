@@ -66,9 +66,22 @@ def register_blueprints(app: Flask) -> None:
         policies,
         reports,
         stock,
+        whatif,
     )
 
-    web = (auth, inbox, drafts, stock, policies, reports, notifications, admin, health, api)
+    web = (
+        auth,
+        inbox,
+        drafts,
+        stock,
+        policies,
+        reports,
+        whatif,
+        notifications,
+        admin,
+        health,
+        api,
+    )
     for module in web:
         app.register_blueprint(module.bp)
     layout.init_app(app)

@@ -20,6 +20,7 @@ NAVIGATION = (
     ("Stock responses", "stock.index", ()),
     ("Policies", "policies.index", ("manager", "admin")),
     ("Reports", "reports.latency", ("manager", "admin")),
+    ("What-if", "whatif.page", ("manager", "admin")),
     ("Users", "admin.users", ("admin",)),
     ("Channels", "admin.channels", ("admin",)),
     ("Audit log", "admin.audit", ("admin",)),

@@ -96,3 +96,4 @@ __all__ = ["bp", "drafts", "messages"]
 
 
 from respondr.web.api import ingest, reports  # noqa: E402,F401  (register their views on bp)
+from respondr.web.api import whatif  # noqa: E402,F401  (registers its view on bp)
