@@ -8,7 +8,7 @@ PORT ?= 5000
 export HOST PORT
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-sqlite test-postgres lint clean
+.PHONY: help install run test test-sqlite test-postgres lint clean bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -43,6 +43,13 @@ lint: $(VENV)/.installed ## ruff (lint and format check) and mypy on the domain 
 	$(BIN)/ruff check respondr tests migrations bench
 	$(BIN)/ruff format --check respondr tests migrations bench
 	$(BIN)/mypy
+
+MESSAGES ?= 100000
+BACKENDS ?= sqlite,postgres
+BENCH_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
+bench: $(VENV)/.installed ## Benchmarks (not part of test): MESSAGES=1000000 for the full run; writes bench/results.json
+	@bash bench/ensure-wrk
+	$(PY) -m bench.run --messages $(MESSAGES) --backends $(BACKENDS) --postgres-url $(BENCH_POSTGRES_URL) $(if $(ONLY),--only $(ONLY))
 
 clean: ## Remove the venv, caches and test artefacts (keeps instance/, your data)
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis test-artifacts

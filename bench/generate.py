@@ -641,7 +641,7 @@ def _converter(table: str, dialect: str) -> list[Any]:
     return out
 
 
-def _prepared(table: str, rows: Sequence[list[Any]], dialect: str) -> list[tuple[Any, ...]]:
+def prepared(table: str, rows: Sequence[list[Any]], dialect: str) -> list[tuple[Any, ...]]:
     converters = _converter(table, dialect)
     return [tuple(c(v) for c, v in zip(converters, row, strict=True)) for row in rows]
 
@@ -670,7 +670,7 @@ class Writer:
         for table, rows in chunk.items():
             if not rows:
                 continue
-            values = _prepared(table, rows, self.dialect)
+            values = prepared(table, rows, self.dialect)
             columns = TABLES[table]
             if self.dialect == "sqlite":
                 marks = ", ".join("?" for _ in columns)
