@@ -458,6 +458,7 @@ def whatif_command(policy_ref: str, start, end, fmt: str) -> None:  # type: igno
     """What the period would have looked like under another approval policy."""
     from respondr.domain import whatif
     from respondr.domain.organisation import get_organisation
+    from respondr.web.whatif import shown
 
     with transaction():
         result = whatif.run_whatif(
@@ -474,22 +475,10 @@ def whatif_command(policy_ref: str, start, end, fmt: str) -> None:  # type: igno
     click.echo(f"What if {result.policy} had been in force ({result.received} messages received)")
     click.echo(f"{'':<32}{'actual':>14}{'estimated':>14}")
     for label, unit, actual, estimated in whatif.comparison(result):
-        click.echo(f"{label:<32}{_shown(unit, actual):>14}{_shown(unit, estimated):>14}")
+        click.echo(f"{label:<32}{shown(unit, actual):>14}{shown(unit, estimated):>14}")
     click.echo("Assumptions:")
     for sentence in result.assumptions:
         click.echo(f"- {sentence}")
-
-
-def _shown(unit: str, value: float | None) -> str:
-    from respondr.web.layout import duration
-
-    if value is None:
-        return "-"
-    if unit == "duration":
-        return duration(value)
-    if unit == "share":
-        return f"{value:.1%}"
-    return str(value)
 
 
 def register(app: Flask) -> None:

@@ -63,7 +63,8 @@ def run(policy_ref: Any, start: Any, end: Any) -> whatif.WhatIfResult:
     )
 
 
-def _shown(unit: str, value: float | None) -> str:
+def shown(unit: str, value: float | None) -> str:
+    """A figure of :func:`respondr.domain.whatif.comparison` for people."""
     if value is None:
         return "—"
     if unit == "duration":
@@ -98,7 +99,7 @@ def page():
         form=form,
         result=result,
         rows=whatif.comparison(result) if result is not None else [],
-        shown=_shown,
+        shown=shown,
         zone=org_zone(),
         one_day=timedelta(days=1),
     ), status
