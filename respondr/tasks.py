@@ -36,11 +36,24 @@ def bind_storage(app: Flask) -> None:
 
 def _enqueue_committed_publish_jobs(session: Session) -> None:
     """After a commit, hand the publish jobs it created to the queue (outbox → queue).
-    A job whose enqueue is lost here is still picked up by the minute sweep."""
+    A job whose enqueue is lost here is still picked up by the minute sweep, so a queue
+    that cannot be reached (Redis down) is logged and does not fail what was committed."""
+    import logging
+    import sqlite3
+
+    from redis.exceptions import RedisError
+
     from respondr.domain.publishing import AFTER_COMMIT_KEY
 
     for job_id in session.info.pop(AFTER_COMMIT_KEY, []):
-        publish_reply(job_id)
+        try:
+            publish_reply(job_id)
+        except (RedisError, sqlite3.Error) as error:
+            logging.getLogger(__name__).warning(
+                "publish job %s not queued (%s); the minute sweep will send it",
+                job_id,
+                type(error).__name__,
+            )
 
 
 def _forget_rolled_back_publish_jobs(session: Session) -> None:

@@ -347,3 +347,65 @@ def test_a_worker_killed_mid_publish_publishes_once_after_a_new_worker_starts(
     assert len(platform.requests) == 2 and len(keys) == 1  # sent again with the same key
     assert len(platform.posts) == 1  # the receiver shows the fan one reply
     assert "Published" in message_page(drill, draft_id)
+
+
+def test_a_connector_timing_out_shows_a_retry_and_posts_once(drill, platform, start_worker):
+    platform.script = [(200, None, {}, 2.5)]  # it posts, but answers after our 1 s timeout
+    draft_id = reply_waiting_for_approval(drill, platform, timeout=1)
+    start_worker("worker-timeout")
+    assert approve(drill, draft_id).status_code == 200
+
+    def retrying() -> bool:
+        job = job_of(drill, draft_id)
+        return job["status"] == "pending" and job["attempts"] == 1
+
+    wait_for(retrying, timeout=30, what="the first attempt to time out")
+    page = message_page(drill, draft_id)
+    assert (
+        "Publishing through the webhook connector (attempt 1; "
+        "last error: the webhook did not answer in time)"
+    ) in page
+    assert "Publishing failed" not in page and "Published" not in page
+
+    as_if_later(drill, draft_id)
+    sweep_now(drill)
+    wait_for(
+        lambda: job_of(drill, draft_id)["published"], timeout=30, what="the reply to be published"
+    )
+    time.sleep(1)
+    assert job_of(drill, draft_id)["published"] == 1
+    keys = {r["headers"]["Idempotency-Key"] for r in platform.requests}
+    assert len(platform.requests) == 2 and len(keys) == 1
+    assert len(platform.posts) == 1  # the platform recognised the repeat: one reply
+    assert "Published" in message_page(drill, draft_id)
+
+
+def test_redis_gone_people_keep_working_and_the_outbox_keeps_the_publish(
+    drill, platform, start_worker
+):
+    draft_id = reply_waiting_for_approval(drill, platform)
+    worker = start_worker("worker-redis")
+    drill.redis.stop()
+    try:
+        carol = Visitor(drill.approver_email)
+        carol.sign_in(drill.server.url)  # sign-in throttling goes on unthrottled
+        assert carol.get(f"{drill.server.url}/approvals").status_code == 200
+        approved = approve(drill, draft_id)
+        assert approved.status_code == 200, approved.text
+        assert approved.json()["status"] == "approved"
+        held = job_of(drill, draft_id)
+        assert (held["status"], held["published"]) == ("pending", 0)
+        page = carol.get(f"{drill.server.url}/messages/{held['message_id']}").text
+        assert "Publishing through the webhook connector" in page
+        time.sleep(1)
+        assert worker.popen.poll() is None, "the worker died without Redis"
+    finally:
+        drill.redis.start()  # empty: a job queued before the outage would be gone too
+
+    sweep_now(drill)
+    wait_for(
+        lambda: job_of(drill, draft_id)["published"], timeout=30, what="the reply to be published"
+    )
+    time.sleep(1)
+    assert len(platform.requests) == 1 and len(platform.posts) == 1
+    assert job_of(drill, draft_id)["published"] == 1
