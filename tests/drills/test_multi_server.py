@@ -18,6 +18,7 @@ from respondr.domain.presets import ensure_presets
 from respondr.extensions import db as flask_db
 from respondr.models import (
     Message,
+    Note,
     PublishedReply,
     User,
     WorkflowEvent,
@@ -297,3 +298,54 @@ def test_live_updates_answer_on_either_server(cluster):
     for visitor, server in ((frank, cluster.a.url), (gina, cluster.b.url)):
         updates = visitor.http.get(f"{server}/inbox/updates", params={"since": since}, timeout=30)
         assert updates.json() == {"new": 1}
+
+
+def test_sign_in_throttling_counts_failures_on_every_server_together(cluster):
+    """Five wrong passwords spread over both servers use up the account's limit (kept in
+    Redis): the sixth try is refused on either server, even with the right password."""
+    with cluster.app.app_context():
+        email = factories.create_user(flask_db.session, name="Ivy Throttle").email
+        flask_db.session.remove()
+    ivy = Visitor(email)
+    servers = [cluster.a.url, cluster.b.url]
+    for n in range(5):
+        assert ivy.try_sign_in(servers[n % 2], "not-the-password").status_code == 401
+    for server in servers:
+        refused = ivy.try_sign_in(server, factories.PASSWORD)
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) > 0
+        assert "Too many failed sign-ins for this account" in refused.text
+
+
+def test_a_form_sent_twice_at_once_to_both_servers_has_one_effect(cluster):
+    """The same filled-in form (one submission key) posted four times at the same moment,
+    twice to each server: one note is added, the other sendings are told it was already
+    submitted."""
+    with cluster.app.app_context():
+        session = flask_db.session
+        message = factories.create_message(session, factories.create_channel(session))
+        jo = factories.create_user(session, name="Jo Twice")
+        message_id, email = message.id, jo.email
+        flask_db.session.remove()
+    jo = Visitor(email)
+    jo.sign_in(cluster.a.url)
+    action = f"/messages/{message_id}/notes"
+    fields = jo.form(f"{cluster.a.url}/messages/{message_id}", action)
+    fields["text"] = "Checked with the Riverside store: open until 9."
+
+    answers = at_once(
+        [
+            lambda s=server: jo.post(s + action, fields)
+            for server in [cluster.a.url, cluster.b.url] * 2
+        ]
+    )
+
+    assert sorted(a.status_code for a in answers) == [200, 409, 409, 409]
+    assert sum("Note added." in a.text for a in answers) == 1
+    assert all("This form was already submitted" in a.text for a in answers if a.status_code == 409)
+    with cluster.app.app_context():
+        notes = flask_db.session.scalar(
+            select(func.count()).select_from(Note).where(Note.message_id == message_id)
+        )
+        flask_db.session.remove()
+    assert notes == 1

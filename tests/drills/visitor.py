@@ -77,10 +77,14 @@ class Visitor:
     def post(self, url: str, data: dict[str, str]) -> requests.Response:
         return self.http.post(url, data=data, timeout=30)
 
-    def sign_in(self, server_url: str, password: str = factories.PASSWORD) -> None:
+    def try_sign_in(self, server_url: str, password: str) -> requests.Response:
+        """Fill in and send the sign-in form (a fresh one each time)."""
         fields = self.form(f"{server_url}/login", "")
         fields.update(email=self.email, password=password)
-        answer = self.post(f"{server_url}/login", fields)
+        return self.post(f"{server_url}/login", fields)
+
+    def sign_in(self, server_url: str, password: str = factories.PASSWORD) -> None:
+        answer = self.try_sign_in(server_url, password)
         assert answer.status_code == 200 and not answer.url.endswith("/login"), (
             f"signing in {self.email} on {server_url}: {answer.status_code}",
             answer.text[-600:],
