@@ -254,3 +254,35 @@ def prune_submission_keys() -> int:
         pruned = prune(db.session, now=utcnow())
         db.session.commit()
         return pruned
+
+
+def send_weekly_summary(app: Flask) -> bool:
+    """Mail the managers the weekly latency summary if one is due and not sent yet (only
+    when SMTP is configured); record it once the mail went. True when a mail went."""
+    from respondr import mail
+    from respondr.domain import weekly_summary
+    from respondr.extensions import db
+    from respondr.timeutil import utcnow
+
+    smtp_url = app.config.get("SMTP_URL")
+    if not smtp_url:
+        return False
+    with app.app_context():
+        due = weekly_summary.due_summary(db.session, now=utcnow())
+        db.session.rollback()  # reading only: no transaction stays open while mailing
+        if due is None:
+            return False
+        week, notice = due
+        if not mail.send(smtp_url, to=notice.to, subject=notice.subject, body=notice.body):
+            return False  # asked again next hour
+        weekly_summary.record_sent(db.session, week, notice, now=utcnow())
+        db.session.commit()
+    return True
+
+
+@huey.periodic_task(crontab(minute="7"))
+@huey.lock_task("weekly-summary")
+def weekly_summary_mail() -> bool:
+    """Hourly: the weekly latency summary to managers, due Mondays from 08:00 in the
+    organisation's timezone, once per week."""
+    return send_weekly_summary(task_app())
