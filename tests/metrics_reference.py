@@ -52,6 +52,7 @@ class History:
     received_at: datetime
     sla_minutes: int
     events: Sequence[Event]
+    thread_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,13 +91,15 @@ def load_histories(session: Any) -> list[History]:
                 received_at=message.received_at,
                 sla_minutes=sla,
                 events=events.get(message.id, []),
+                thread_key=message.thread_key,
             )
         )
     return histories
 
 
-def stages(history: History, now: datetime) -> MessageStages:
-    """The product's definitions, applied to one message's first reply."""
+def stages(history: History, now: datetime, thread: Sequence[History] = ()) -> MessageStages:
+    """The product's definitions, applied to one message's first reply (and, given the
+    messages of its thread, its next reply time)."""
     events = list(history.events)
 
     def first(kind: str) -> Event | None:
@@ -140,6 +143,7 @@ def stages(history: History, now: datetime) -> MessageStages:
     queue_end = claim or draft
     values: dict[str, int | None] = dict.fromkeys(SERIES)
     values["detection"] = received - posted
+    values["next_reply"] = next_reply(history, thread)
     if queue_end is not None:
         values["queue_wait"] = ms(queue_end.at) - received
     if not closed:
@@ -178,6 +182,25 @@ def stages(history: History, now: datetime) -> MessageStages:
         approver_id=approver_id,
         policy_version_id=rounds[0][0].data.get("policy_version_id") if rounds else None,
     )
+
+
+def next_reply(history: History, thread: Sequence[History]) -> int | None:
+    """For a follow-up (an earlier message in the same channel and thread), the
+    milliseconds from its arrival to our first reply in the thread at or after it."""
+    if history.thread_key is None:
+        return None
+    if not any(
+        (other.received_at, other.message_id) < (history.received_at, history.message_id)
+        for other in thread
+    ):
+        return None
+    replies = [
+        e.at
+        for other in thread
+        for e in other.events
+        if e.kind == "published" and e.at >= history.received_at
+    ]
+    return epoch_ms(min(replies)) - epoch_ms(history.received_at) if replies else None
 
 
 def percentile(ordered: Sequence[float], p: float) -> float:
@@ -232,10 +255,14 @@ def in_period(history: History, start: datetime | None, end: datetime | None) ->
 
 def report(histories: Iterable[History], scope: Scope) -> dict[GroupKey, ReportRow]:
     """The report's rows by group key (labels left empty)."""
+    everything = list(histories)
+    threads: dict[tuple[int, str | None], list[History]] = {}
+    for history in everything:
+        threads.setdefault((history.channel_id, history.thread_key), []).append(history)
     groups: dict[GroupKey, list[tuple[History, MessageStages]]] = {}
-    for history in histories:
+    for history in everything:
         if in_period(history, scope.start, scope.end):
-            result = stages(history, scope.now)
+            result = stages(history, scope.now, threads[(history.channel_id, history.thread_key)])
             key = group_key(history, result, scope.group_by, scope.tz)
             groups.setdefault(key, []).append((history, result))
     if scope.group_by is None and not groups:

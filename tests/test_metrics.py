@@ -59,6 +59,7 @@ def write(
     steps: Sequence[Step] = (),
     category: str | None = None,
     intent: str | None = None,
+    thread_key: str | None = None,
 ) -> Message:
     """A message and its events (``received`` first). Decisions belong to the latest
     submission; drafts and submissions get their rows so the events can point at them."""
@@ -73,6 +74,7 @@ def write(
         received_at=received_at,
         category=category,
         intent=intent,
+        thread_key=thread_key,
         sla_due_at=received_at + timedelta(minutes=channel.sla_minutes),
     )
     db.add(message)
@@ -206,6 +208,7 @@ def test_a_held_reply_splits_into_every_stage(db, cast):
         "publish_lag": 60,
         "ttfr": 81 * 60,
         "fan_seen": 83 * 60,
+        "next_reply": None,  # not a follow-up
     }
 
 
@@ -288,6 +291,7 @@ def test_queue_wait_ends_at_the_first_draft_when_nobody_claimed(db, cast):
         "publish_lag": 60,  # from the submission: it needed no approval
         "ttfr": 10 * 60,
         "fan_seen": 12 * 60,
+        "next_reply": None,
     }
     assert row.label == "Bernie Adler"  # the first drafter
 
@@ -315,6 +319,7 @@ def test_closed_without_reply_counts_in_queue_wait_and_no_later_stage(db, cast):
         "publish_lag": 0,
         "ttfr": 0,
         "fan_seen": 0,
+        "next_reply": 0,
     }
     assert row.stages["queue_wait"].max == 5 * 60
     assert row.response_rate is None  # nothing needed a reply
@@ -355,6 +360,40 @@ def test_only_the_first_reply_counts(db, cast):
     assert seconds(row)["ttfr"] == 11 * 60
     assert seconds(row)["approval_wait"] is None
     assert row.label == "no approval"
+
+
+def test_next_reply_runs_from_a_follow_up_to_our_next_reply_anywhere_in_its_thread(
+    db, cast, make_channel
+):
+    def reply_at(at: float) -> list[tuple[Any, ...]]:
+        return [
+            (at - 2, "claimed", cast.agent),
+            (at - 1, "submitted", cast.agent, FREE),
+            (at, "published", cast.agent),
+        ]
+
+    # The thread starts with a question answered at 10 min (not a follow-up itself).
+    story(db, cast, reply_at(10), thread_key="post-1")
+    # A follow-up at 30 min; nobody replies to it, but we reply to the next one at 95.
+    story(db, cast, [], thread_key="post-1", received_at=minutes(30), posted_at=minutes(30))
+    story(
+        db, cast, reply_at(95), thread_key="post-1", received_at=minutes(60), posted_at=minutes(60)
+    )
+    # A later follow-up with no reply since: no next reply yet.
+    story(db, cast, [], thread_key="post-1", received_at=minutes(100), posted_at=minutes(100))
+    # The same thread key on another channel is another thread: a first message there.
+    other = make_channel(name="Jerry's blog", kind="blog")
+    write(db, other, received_at=minutes(40), thread_key="post-1")
+    # A first message of another thread, answered: not a follow-up either.
+    story(db, cast, reply_at(20), thread_key="post-2", received_at=minutes(15))
+    stats = overall(db).stages["next_reply"]
+    assert stats.count == 2
+    assert (stats.p50, stats.max) == ((65 + 35) / 2 * 60, 65 * 60)
+    assert metrics.STAGE_LABELS["next_reply"] == "Next reply time"
+    # A follow-up in the period whose thread began before it still counts.
+    late = overall(db, start=T0 + timedelta(minutes=50), end=None)
+    assert late.stages["next_reply"].count == 1
+    assert late.stages["next_reply"].max == 35 * 60
 
 
 def test_a_message_never_answered_is_open_with_its_age_and_lowers_the_response_rate(db, cast):
@@ -693,13 +732,15 @@ class Plan:
     posted_at: datetime
     received_at: datetime
     steps: tuple[tuple[datetime, str, tuple[str, int] | None, dict[str, Any]], ...]
+    thread_key: str | None = None
 
 
 @st.composite
 def plans(draw: st.DrawFn) -> Plan:
     """A valid history: optional claim (maybe released and re-taken), a draft, one to
     three rounds (held ones over one or two steps, sent back or cleared, non-final
-    approvals on the way), publish failures, then published, closed or nothing."""
+    approvals on the way), publish failures, then published, closed or nothing; in one
+    of a few threads, or none."""
     received = BASE + timedelta(microseconds=draw(st.integers(0, 10 * 86400 * SECOND)))
     posted = received - timedelta(microseconds=draw(st.integers(0, 3 * 3600 * SECOND)))
     ending = draw(st.sampled_from(("published", "closed", "open")))
@@ -772,6 +813,8 @@ def plans(draw: st.DrawFn) -> Plan:
         posted_at=posted,
         received_at=received,
         steps=tuple(steps),
+        # Few threads, so that follow-ups (and replies elsewhere in a thread) are common.
+        thread_key=draw(st.sampled_from((None, "t0", "t1"))),
     )
 
 
@@ -847,6 +890,7 @@ def test_the_database_and_the_reference_agree_on_generated_histories(
                 posted_at=plan.posted_at,
                 category=plan.category,
                 intent=plan.intent,
+                thread_key=plan.thread_key,
                 steps=[
                     (at, kind, crowd[who[0]][who[1]].id if who else None, data)
                     for at, kind, who, data in plan.steps

@@ -12,7 +12,10 @@ For each message received in the period, its first reply is split into stages:
 - rework: each rejection → the next submission, summed;
 - publish lag: the last round's decision (its submission when it needed none) → the
   first ``published``;
-- TTFR: ``received_at`` → ``published``; fan-seen: ``posted_at`` → ``published``.
+- TTFR: ``received_at`` → ``published``; fan-seen: ``posted_at`` → ``published``;
+- next reply: for a fan's follow-up in a thread (a message with an earlier message in the
+  same channel and thread), its ``received_at`` → the first ``published`` event on any
+  message of that thread at or after it (our next reply there).
 
 Queue wait, drafting, approval wait, rework and publish lag add up exactly to TTFR: every
 time is first cut to whole milliseconds since the epoch (an integer, the same on both
@@ -55,6 +58,7 @@ from sqlalchemy import (
     and_,
     case,
     event,
+    exists,
     extract,
     func,
     literal,
@@ -67,7 +71,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from respondr.domain.errors import ValidationError
@@ -83,7 +87,7 @@ from respondr.models import (
 STAGES = ("detection", "queue_wait", "drafting", "approval_wait", "rework", "publish_lag")
 TTFR_STAGES = ("queue_wait", "drafting", "approval_wait", "rework", "publish_lag")
 """The stages that add up to time to first response."""
-SERIES = (*STAGES, "ttfr", "fan_seen")
+SERIES = (*STAGES, "ttfr", "fan_seen", "next_reply")
 """Every duration reported, in this order."""
 STAGE_LABELS = {
     "detection": "Detection",
@@ -94,6 +98,7 @@ STAGE_LABELS = {
     "publish_lag": "Publish lag",
     "ttfr": "Time to first response",
     "fan_seen": "Fan-seen response time",
+    "next_reply": "Next reply time",
 }
 GROUPINGS = (
     "channel",
@@ -343,6 +348,7 @@ def message_stages(dialect: str, scope: Scope) -> Select[Any]:
             Message.category,
             Message.intent,
             Message.received_at,
+            Message.thread_key,
             ms(dialect, Message.posted_at).label("posted_ms"),
             ms(dialect, Message.received_at).label("received_ms"),
             (sql_cast(Channel.sla_minutes, BigInteger) * 60_000).label("sla_ms"),
@@ -521,6 +527,31 @@ def message_stages(dialect: str, scope: Scope) -> Select[Any]:
         keys.update(local_parts(dialect, msg.c.received_at, tz))
     group = keys[group_by] if group_by is not None else null()
     now_ms = literal(epoch_ms(now), BigInteger)
+
+    # Next reply: threads are read over every message, not only the period's.
+    earlier, replied = aliased(Message), aliased(Message)
+    same_thread = and_(
+        earlier.channel_id == msg.c.channel_id, earlier.thread_key == msg.c.thread_key
+    )
+    follow_up = exists().where(
+        same_thread,
+        or_(
+            earlier.received_at < msg.c.received_at,
+            and_(earlier.received_at == msg.c.received_at, earlier.id < msg.c.message_id),
+        ),
+    )
+    next_reply_at = (
+        select(func.min(event_.at))
+        .join(replied, replied.id == event_.message_id)
+        .where(
+            replied.channel_id == msg.c.channel_id,
+            replied.thread_key == msg.c.thread_key,
+            event_.kind == "published",
+            event_.at >= msg.c.received_at,
+        )
+        .scalar_subquery()
+    )
+    next_reply = case((follow_up, ms(dialect, next_reply_at) - msg.c.received_ms))
     return select(
         msg.c.message_id,
         msg.c.channel_id,
@@ -534,6 +565,7 @@ def message_stages(dialect: str, scope: Scope) -> Select[Any]:
         (f.published_ms - t.last_decision_ms).label("publish_lag"),
         (f.published_ms - msg.c.received_ms).label("ttfr"),
         (f.published_ms - msg.c.posted_ms).label("fan_seen"),
+        next_reply.label("next_reply"),
         case((is_open, now_ms - msg.c.received_ms)).label(OPEN_AGE),
         case((answered, 1), else_=0).label("answered"),
         case((is_open, 1), else_=0).label("is_open"),
