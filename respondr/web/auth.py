@@ -11,6 +11,7 @@ from respondr.domain import accounts
 from respondr.domain.errors import DomainError
 from respondr.extensions import db, login_manager
 from respondr.models import User
+from respondr.models.users import new_session_token
 from respondr.timeutil import utcnow
 from respondr.web import throttle
 from respondr.web.forms import ChangePasswordForm, EmptyForm, ResetPasswordForm, SignInForm
@@ -77,6 +78,10 @@ def login():
 @bp.post("/logout")
 @requires()
 def logout():
+    # Session cookies are signed, not stored: a copy of this one would stay valid after
+    # sign-out. A new session token ends it, and with it the account's other sessions.
+    current_user.session_token = new_session_token()
+    db.session.commit()
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
