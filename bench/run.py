@@ -734,7 +734,8 @@ def bench_claims(backend: Backend, db: Database, runs: int, instance: Path) -> d
             "any_attempt_ms_p99": pct(all_ms, 0.99),
         },
         "met": doubles == 0 and p99 < 50 and len(won) == CLAIM_QUEUE,
-        "settings": f"{CLAIM_AGENTS} agents, queue of {CLAIM_QUEUE}, each picks among top 5",
+        "settings": f"{CLAIM_AGENTS} agents (5 processes × 10 threads), queue of "
+        f"{CLAIM_QUEUE}; each picks one of the 5 most urgent, then pauses 0–0.5 s",
     }
 
 

@@ -19,6 +19,9 @@ from respondr.models import ROLES, ApiToken, User
 
 MIN_PASSWORD_LENGTH = 10
 RESET_LINK_LIFETIME = timedelta(hours=24)
+# A token's last use is recorded to the minute: writing it on every call made every API
+# request a writer, and concurrent requests with one token queued on its row lock.
+TOKEN_USE_PRECISION = timedelta(minutes=1)
 
 
 def _hash_token(token: str) -> str:
@@ -241,5 +244,6 @@ def user_for_api_token(session: Session, token: str, *, now: datetime) -> User |
         return None
     if not api_token.user.is_active_account:
         return None
-    api_token.last_used_at = now
+    if api_token.last_used_at is None or now - api_token.last_used_at >= TOKEN_USE_PRECISION:
+        api_token.last_used_at = now
     return api_token.user

@@ -79,8 +79,9 @@ def create_messages():
     """Store fan messages sent by an integration; see the module docstring."""
     body = _json_object(request.get_data(cache=True))
     received = ops.receive(db.session, body, channel=None, actor=api_user(), now=utcnow())
+    answer = _answer(received)  # before the commit, which would expire and reload every row
     db.session.commit()
-    return _answer(received)
+    return answer
 
 
 @bp.post("/channels/<int:channel_id>/webhook")
@@ -94,8 +95,9 @@ def channel_webhook(channel_id: int):
         channel.inbound_secret, request.headers.get(ops.SIGNATURE_HEADER), raw, now=now
     )
     received = ops.receive(db.session, _json_object(raw), channel=channel, actor=None, now=now)
+    answer = _answer(received)  # before the commit, which would expire and reload every row
     db.session.commit()
-    return _answer(received)
+    return answer
 
 
 @bp.get("/channels/<int:channel_id>/facebook")
