@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -325,6 +326,42 @@ def demo(if_empty: bool) -> None:
         click.echo(line)
 
 
+@click.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup_command(file: Path) -> None:
+    """Back up the SQLite database to FILE (a new file), safely while respondr runs.
+
+    For PostgreSQL use pg_dump (see README, Operations)."""
+    from respondr import backup
+
+    try:
+        summary = backup.backup(current_app.config["SQLALCHEMY_DATABASE_URI"], file)
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Backed up to {file}: schema {summary.revision}, {summary.messages} messages.")
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Replace the existing database.")
+@with_appcontext
+def restore_command(file: Path, yes: bool) -> None:
+    """Replace the SQLite database with the backup FILE, once it checks out (a respondr
+    database, integrity_check ok). Stop the app servers and workers first.
+
+    For PostgreSQL use pg_restore (see README, Operations)."""
+    from respondr import backup
+
+    db.engine.dispose()  # no connection of ours stays open on the old contents
+    try:
+        summary = backup.restore(current_app.config["SQLALCHEMY_DATABASE_URI"], file, replace=yes)
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Restored {file}: schema {summary.revision}, {summary.messages} messages.")
+    click.echo("Run respondr init-db if the backup is from an older release.")
+
+
 @click.command()
 @click.option("--workers", default=2, show_default=True, help="Worker threads.")
 @with_appcontext
@@ -495,6 +532,8 @@ def register(app: Flask) -> None:
         whatif_command,
         worker,
         serve,
+        backup_command,
+        restore_command,
     ):
         app.cli.add_command(command)
 
