@@ -82,6 +82,10 @@ message_reopened = _signals.signal("message-reopened")
 sla_breached = _signals.signal("sla-breached")
 """A message passed its channel's SLA target unanswered. Sender: the Message."""
 
+sla_warning = _signals.signal("sla-warning")
+"""A message about to breach its SLA was flagged to the people who should act. Sender: the
+Message. ``data``: ``due_at``, ``notified`` (user ids)."""
+
 # The event-table kind each signal writes.
 WORKFLOW_EVENT_KINDS = {
     message_received: "received",
@@ -104,4 +108,5 @@ WORKFLOW_EVENT_KINDS = {
     message_closed: "closed",
     message_reopened: "reopened",
     sla_breached: "sla_breached",
+    sla_warning: "sla_warned",
 }

@@ -123,6 +123,27 @@ def escalate_approvals() -> int:
     return len(notices)
 
 
+@huey.periodic_task(crontab(minute="*"))
+@huey.lock_task("check-slas")
+def check_slas() -> int:
+    """Every minute: warn the people concerned about messages about to breach their SLA
+    (once each), and record each breach as an ``sla_breached`` event (once each)."""
+    from respondr import mail
+    from respondr.domain import sla_alerts
+    from respondr.extensions import db
+    from respondr.timeutil import utcnow
+
+    app = task_app()
+    with app.app_context():
+        done = sla_alerts.check_slas(db.session, now=utcnow())
+        db.session.commit()
+    for notice in done.mail:  # outside effects only after the commit
+        mail.send(
+            app.config.get("SMTP_URL"), to=notice.to, subject=notice.subject, body=notice.body
+        )
+    return len(done.warned) + len(done.breached)
+
+
 def run_publish_job(app: Flask, job_id: int) -> str | None:
     """One publishing attempt for a job: take it, call the connector outside any
     transaction, record the outcome. Returns the job's status, or None if not taken."""

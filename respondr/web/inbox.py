@@ -8,7 +8,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import current_user
 from sqlalchemy import select
 
-from respondr.domain import claims, drafting, inbox, stock, triage
+from respondr.domain import claims, drafting, inbox, sla_alerts, stock, triage
 from respondr.domain import presence as presence_ops
 from respondr.domain.errors import DomainError, ValidationError
 from respondr.extensions import db
@@ -86,6 +86,7 @@ def index():
         else None,
         bulk_form=EmptyForm(prefix="bulk"),
         **_choices(),
+        sla_warning=sla_alerts.warning_time(db.session),
     )
 
 
@@ -119,6 +120,7 @@ def render_message(message: Message, status: int = 200):
         activity=presence_ops.activity(message, current_user),
         form=EmptyForm(),
         **_choices(),
+        sla_warning=sla_alerts.warning_time(db.session),
     ), status
 
 
