@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -11,8 +12,7 @@ from flask import Flask
 
 from respondr.extensions import db as flask_db
 from respondr.migrate import upgrade
-from tests.drills.harness import AppServer, Process, Stack, inspection_app
-from tests.test_tasks import redis_url
+from tests.drills.harness import AppServer, Process, Stack, ThrowawayRedis, inspection_app
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -36,12 +36,20 @@ class Cluster:
 @pytest.fixture(scope="module")
 def cluster(databases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """Two gunicorn servers and one worker on a fresh, migrated PostgreSQL database and
-    the test Redis, sharing SECRET_KEY and the instance folder."""
+    the test Redis (``RESPONDR_TEST_REDIS_URL``, else a redis-server of their own),
+    sharing SECRET_KEY and the instance folder."""
     url = databases.new()
     upgrade(url)
-    queue = redis_url()
-    redis.Redis.from_url(queue).flushdb()  # no jobs of other runs for this worker
-    stack = Stack(database_url=url, redis_url=queue, folder=tmp_path_factory.mktemp("cluster"))
+    folder = tmp_path_factory.mktemp("cluster")
+    own_redis = None
+    if os.environ.get("RESPONDR_TEST_REDIS_URL"):
+        queue = os.environ["RESPONDR_TEST_REDIS_URL"]
+        redis.Redis.from_url(queue).flushdb()  # no jobs or counters of other runs
+    else:
+        own_redis = ThrowawayRedis(folder)
+        own_redis.start()
+        queue = own_redis.url
+    stack = Stack(database_url=url, redis_url=queue, folder=folder)
     app = inspection_app(stack)
     try:
         a = stack.start_server("server-a")
@@ -49,6 +57,8 @@ def cluster(databases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clu
         yield Cluster(stack, app, a, b, stack.start_worker())
     finally:
         stack.stop_all()
+        if own_redis is not None:
+            own_redis.stop()
         with app.app_context():
             flask_db.session.remove()
             flask_db.engine.dispose()
