@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from respondr.domain import demo, metrics, whatif
+from respondr.domain import demo, metrics, policies, whatif
 from respondr.domain.organisation import get_organisation
 from respondr.models import User
 from tests import factories
@@ -27,6 +27,7 @@ DAY = date(2026, 1, 5)
 NEXT_DAY = date(2026, 1, 6)
 NOW = datetime(2026, 1, 6, 12, 0, tzinfo=UTC)
 MINUTE = 60.0
+ONE = [{"role": "approver", "count": 1}]
 
 
 def replay(db, policy: str, *, start=DAY, end=NEXT_DAY, tz="UTC", now=NOW):
@@ -41,7 +42,14 @@ def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def story(external_id: str, submitted: datetime, *, wait: float | None, by="bernie@example.com"):
+def story(
+    external_id: str,
+    submitted: datetime,
+    *,
+    wait: float | None,
+    by="bernie@example.com",
+    reply="Hello!",
+):
     """A message received 10 minutes before its reply was submitted (claimed after 5);
     ``wait`` minutes for Carol's approval, or none (out freely); published a minute later."""
     received = submitted - timedelta(minutes=10)
@@ -62,7 +70,7 @@ def story(external_id: str, submitted: datetime, *, wait: float | None, by="bern
             {
                 "by": by,
                 "at": iso(submitted),
-                "text": "Hello!",
+                "text": reply,
                 "needs_approval": wait is not None,
                 "decisions": decisions,
             }
@@ -319,3 +327,51 @@ def test_on_the_demo_trusted_staff_free_answers_faster(db):
         db, policy_ref="trusted-staff-free", start=None, end=None, tz=tz, now=DEMO_NOW
     )
     assert again == result
+
+
+def test_the_verdict_cache_never_changes_a_verdict(db, runner, people, tmp_path, monkeypatch):
+    """Keying verdicts on the facts the policy reads gives what evaluating every reply
+    on its own gives, for a policy that reads nearly every fact."""
+    runner.invoke(args=["import-history", str(SAMPLE)])
+    imported(
+        runner,
+        tmp_path,
+        *(
+            story(
+                f"s{n}",
+                at(8 + n % 12, n),
+                wait=(n * 37) % 150 or None,
+                reply="Hello!" if n % 3 else "Sorry it was late.",
+            )
+            for n in range(1, 40)
+        ),
+    )
+    org = get_organisation(db)
+    org.watch_list = ["late"]
+    db.commit()
+    rules = [
+        {"conditions": {"sentiment_below": -0.05}, "outcome": "blocked"},
+        {"conditions": {"watch_list_in": "draft"}, "outcome": "needs_approval", "steps": ONE},
+        {
+            "conditions": {"followers_at_least": 100, "categories": ["to_brand"]},
+            "outcome": "needs_approval",
+            "steps": ONE,
+        },
+        {
+            "conditions": {"author_approved_fewer_than": 3},
+            "outcome": "needs_approval",
+            "steps": ONE,
+        },
+        {"conditions": {"author_roles": ["agent"], "unedited_stock": True}, "outcome": "publish"},
+        {"conditions": {"author_trusted": True, "intents": ["question"]}, "outcome": "publish"},
+        {"conditions": {"outside_business_hours": True}, "outcome": "needs_approval", "steps": ONE},
+        {"conditions": {}, "outcome": "publish"},
+    ]
+    policies.create_policy(
+        db, name="Everything", rules=rules, escalate_after_minutes=None, actor=None, now=NOW
+    )
+    db.commit()
+    cached = replay(db, "Everything")
+    assert 0 < cached.estimated.blocked < cached.estimated.needs_approval < cached.estimated.replies
+    monkeypatch.setattr(whatif._Judge, "_key_function", lambda self: lambda row: row[0])
+    assert replay(db, "Everything") == cached

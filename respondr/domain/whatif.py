@@ -25,11 +25,13 @@ order and has no randomness: the same inputs give the same numbers.
 from __future__ import annotations
 
 import json
+import unicodedata
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,7 +39,8 @@ from sqlalchemy import String, and_, case, func, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
-from respondr.domain import metrics, policy
+from respondr.domain import business_hours, metrics, policy
+from respondr.domain.enrich import _pattern as term_pattern
 from respondr.domain.errors import NotFound, ValidationError
 from respondr.domain.organisation import get_organisation
 from respondr.domain.policies import find_policy
@@ -45,7 +48,17 @@ from respondr.domain.presets import PRESETS
 from respondr.models import Channel, Draft, Fan, Message, Submission
 
 STREAM_ROWS = 10_000
-HELD = ("needs_approval", "blocked")
+# What the replay loop reads of each row, by name, in this order.
+_LOOP_COLUMNS = (
+    "approval_wait",
+    "rework",
+    "ttfr",
+    "answered",
+    "sla_ms",
+    "outcome",
+    "steps",
+    "sub_ms",
+)
 _QUARTER_HOUR_MS = 900_000
 _HOUR_MS = 3_600_000
 PoolKey = tuple[tuple[str, Any, Any], ...]
@@ -206,14 +219,21 @@ def _replayed_policy(session: Session, ref: str) -> _Replayed:
     return _Replayed(version.label, version.rules)
 
 
-def _conditions_read(rules: Any) -> set[str] | None:
-    """The conditions the rules read; None when they cannot all be read (then the
-    evaluation reads every fact, and the engine falls back to its safe default)."""
+def _conditions_read(rules: Any) -> dict[str, tuple[Any, ...]] | None:
+    """Each condition the rules read, with the values they compare against (thresholds,
+    limits); None when the rules cannot all be read (then the evaluation keys on every
+    fact as it is, and the engine falls back to its safe default)."""
     try:
         checked = policy.validate_rules(rules)
     except ValidationError:
         return None
-    return {name for rule in checked for name in rule["conditions"]}
+    read: dict[str, set[Any]] = {}
+    for rule in checked:
+        for name, value in rule["conditions"].items():
+            read.setdefault(name, set()).add(value if isinstance(value, int | float) else None)
+    return {
+        name: tuple(sorted(v for v in values if v is not None)) for name, values in read.items()
+    }
 
 
 def pool_key(steps: Any) -> PoolKey:
@@ -232,11 +252,11 @@ def pool_key(steps: Any) -> PoolKey:
 # --------------------------------------------------------------------------- the query
 
 
-def _query(dialect: str, scope: metrics.Scope, reads: set[str] | None) -> Any:
+def _query(dialect: str, scope: metrics.Scope, reads: Mapping[str, Any] | None) -> Any:
     """One row per message of the period: its stages (the latency report's), its first
     submission, and the facts the replayed policy reads."""
     every = reads is None
-    reads = reads or set()
+    reads = reads or {}
     stages = metrics.message_stages(dialect, scope).cte("stages")
     period = []
     if scope.start is not None:
@@ -319,78 +339,133 @@ def _approved_rounds(session: Session, dialect: str) -> dict[int, array]:
 
 class _Judge:
     """The replayed policy's verdict on a row, evaluated once per distinct combination of
-    the facts the policy reads."""
+    the facts the policy reads. Rows are read by position (``columns`` names them)."""
 
-    def __init__(self, session: Session, replayed: _Replayed, reads: set[str] | None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        replayed: _Replayed,
+        reads: Mapping[str, Any] | None,
+        columns: Sequence[str],
+    ) -> None:
         org = get_organisation(session)
         self.replayed = replayed
         self.watch_list = tuple(org.watch_list or ())
+        normalised = (
+            unicodedata.normalize("NFC", w).strip() for w in self.watch_list if isinstance(w, str)
+        )
+        self.watch_pattern = term_pattern(tuple(t for t in dict.fromkeys(normalised) if t))
+        self.pools: dict[str | None, PoolKey] = {}
         self.hours = {
             channel_id: hours
             for channel_id, hours in session.execute(select(Channel.id, Channel.business_hours))
         }
         self.reads = reads
+        self.at = {name: i for i, name in enumerate(columns)}
         self.approved: dict[int, array] = {}
         if reads is None or "author_approved_fewer_than" in reads:
             self.approved = _approved_rounds(session, session.connection().dialect.name)
         self.parsed: dict[str | None, Any] = {}
-        self.cache: dict[tuple[Any, ...], tuple[str, PoolKey]] = {}
-        self.key: Callable[[Any], tuple[Any, ...]] = self._key_function()
+        self.cache: dict[Any, tuple[str, PoolKey]] = {}
+        self.key: Callable[[Any], Any] = self._key_function()
 
     def json(self, text: str | None) -> Any:
         if text not in self.parsed:
             self.parsed[text] = json.loads(text) if text else None
         return self.parsed[text]
 
-    def roles(self, row: Any) -> frozenset[str]:
-        value = self.json(row.roles)
-        return frozenset(value) if isinstance(value, list) else frozenset()
+    def approved_before(self, author_id: int, sub_ms: int) -> int:
+        return bisect_left(self.approved.get(author_id, ()), sub_ms)
 
-    def approved_before(self, row: Any) -> int:
-        return bisect_left(self.approved.get(row.author_id, ()), row.sub_ms)
+    def has_watched_word(self, text: str) -> bool:
+        """As :func:`policy.watch_list_matches` finds one, with the watch list's pattern
+        compiled once (the engine prepares it on every call)."""
+        pattern = self.watch_pattern
+        return (
+            pattern is not None and pattern.search(unicodedata.normalize("NFC", text)) is not None
+        )
 
-    def _key_function(self) -> Callable[[Any], tuple[Any, ...]]:
-        readers: dict[str, Callable[[Any], Any]] = {
-            "author_trusted": lambda row: bool(row.author_trusted),
-            "author_roles": lambda row: row.roles,
-            "channel_ids": lambda row: row.channel_id,
-            "categories": lambda row: row.category,
-            "intents": lambda row: row.intent,
-            "sentiment_below": lambda row: row.sentiment_score,
-            "watch_list_in": lambda row: (row.message_text, row.draft_text),
-            "unedited_stock": lambda row: row.unedited,
-            "followers_at_least": lambda row: row.followers,
-            "outside_business_hours": lambda row: (row.channel_id, row.sub_ms),
-            "author_approved_fewer_than": self.approved_before,
+    def pool(self, steps: str | None) -> PoolKey:
+        """The approver pool of a submission's stored steps."""
+        found = self.pools.get(steps)
+        if found is None:
+            found = self.pools[steps] = pool_key(self.json(steps))
+        return found
+
+    def open_then(self, channel_id: int, sub_ms: int) -> bool | str | None:
+        """Whether the channel was open at the submission (None: always staffed)."""
+        hours = self.hours.get(channel_id)
+        if hours is None:
+            return None
+        try:
+            return business_hours.is_open(hours, datetime.fromtimestamp(sub_ms / 1000, UTC))
+        except (ValidationError, ValueError, OverflowError):
+            return "unreadable"
+
+    def _key_function(self) -> Callable[[Any], Any]:
+        """The facts a verdict depends on, as few distinct values as possible: plain
+        columns as they are; a threshold condition keys on which side of each threshold
+        the fact falls, the watch list on whether there is a hit, business hours on open
+        or not. Unreadable rules key on the whole row."""
+        if self.reads is None:
+            return tuple
+        used, at = self.reads, self.at
+        plain = {
+            "author_trusted": "author_trusted",
+            "author_roles": "roles",
+            "channel_ids": "channel_id",
+            "categories": "category",
+            "intents": "intent",
+            "unedited_stock": "unedited",
         }
-        chosen = [
-            readers[name] for name in sorted(readers) if self.reads is None or name in self.reads
-        ]
-        return lambda row: tuple(read(row) for read in chosen)
+
+        def below(value: Any, limits: tuple[Any, ...]) -> tuple[bool, ...] | None:
+            return None if value is None else tuple(value < limit for limit in limits)
+
+        def derived(name: str) -> Callable[[Any], Any]:
+            limits = used[name]
+            if name == "watch_list_in":
+                text, draft = at["message_text"], at["draft_text"]
+                return lambda row: (
+                    self.has_watched_word(row[text]),
+                    self.has_watched_word(row[draft]),
+                )
+            if name == "outside_business_hours":
+                channel, sub = at["channel_id"], at["sub_ms"]
+                return lambda row: self.open_then(row[channel], row[sub])
+            if name == "author_approved_fewer_than":
+                author, sub = at["author_id"], at["sub_ms"]
+                return lambda row: below(self.approved_before(row[author], row[sub]), limits)
+            column = at["sentiment_score" if name == "sentiment_below" else "followers"]
+            return lambda row: below(row[column], limits)
+
+        names = sorted(used)
+        picked = [at[plain[name]] for name in names if name in plain]
+        others = [derived(name) for name in names if name not in plain]
+        pick = itemgetter(*picked) if picked else (lambda row: None)
+        if not others:
+            return pick
+        return lambda row: (pick(row), *(read(row) for read in others))
 
     def facts(self, row: Any) -> policy.Facts:
-        every = self.reads is None
-        reads = self.reads or set()
-
-        def needs(name: str) -> bool:
-            return every or name in reads
-
+        fields = row._mapping
+        roles = self.json(fields["roles"])
         return policy.Facts(
-            author_roles=self.roles(row) if needs("author_roles") else frozenset(),
-            author_trusted=bool(row.author_trusted),
-            author_approved_count=self.approved_before(row)
-            if needs("author_approved_fewer_than")
+            author_roles=frozenset(roles) if isinstance(roles, list) else frozenset(),
+            author_trusted=bool(fields["author_trusted"]),
+            author_approved_count=self.approved_before(fields["author_id"], fields["sub_ms"])
+            if "author_id" in fields
             else 0,
-            channel_id=row.channel_id,
-            category=row.category,
-            intent=row.intent,
-            sentiment=row.sentiment_score,
-            message_text=row.message_text if needs("watch_list_in") else "",
-            draft_text=row.draft_text if needs("watch_list_in") else "",
-            unedited_stock=bool(row.unedited) if needs("unedited_stock") else False,
-            followers=row.followers if needs("followers_at_least") else None,
-            at=datetime.fromtimestamp(row.sub_ms / 1000, UTC),
-            business_hours=self.hours.get(row.channel_id),
+            channel_id=fields["channel_id"],
+            category=fields["category"],
+            intent=fields["intent"],
+            sentiment=fields["sentiment_score"],
+            message_text=fields.get("message_text") or "",
+            draft_text=fields.get("draft_text") or "",
+            unedited_stock=bool(fields.get("unedited")),
+            followers=fields.get("followers"),
+            at=datetime.fromtimestamp(fields["sub_ms"] / 1000, UTC),
+            business_hours=self.hours.get(fields["channel_id"]),
             watch_list=self.watch_list,
         )
 
@@ -405,48 +480,44 @@ class _Judge:
         return verdict
 
 
-@dataclass
-class _Tally:
-    replies: int = 0
-    held: int = 0
-    blocked: int = 0
-    met: int = 0
-
-    def side(self, answered: int, ttfr: array) -> Side:
-        ordered = _sorted(ttfr)
-        p50, p90 = percentile(ordered, 0.5), percentile(ordered, 0.9)
-        return Side(
-            replies=self.replies,
-            needs_approval=self.held,
-            blocked=self.blocked,
-            answered=answered,
-            ttfr_p50=None if p50 is None else p50 / 1000,
-            ttfr_p90=None if p90 is None else p90 / 1000,
-            sla_met=self.met,
-        )
+def _side(replies: int, held: int, blocked: int, met: int, answered: int, ttfr: array) -> Side:
+    ordered = _sorted(ttfr)
+    p50, p90 = percentile(ordered, 0.5), percentile(ordered, 0.9)
+    return Side(
+        replies=replies,
+        needs_approval=held,
+        blocked=blocked,
+        answered=answered,
+        ttfr_p50=None if p50 is None else p50 / 1000,
+        ttfr_p90=None if p90 is None else p90 / 1000,
+        sla_met=met,
+    )
 
 
 class _Waits:
-    """Observed approval waits by (hour, pool), and the estimate for a newly held reply."""
+    """Observed approval waits by pool and hour, and the estimate for a newly held reply."""
 
     def __init__(self) -> None:
-        self.observed: dict[tuple[int, PoolKey], array] = {}
+        self.observed: dict[PoolKey, list[array]] = {}
         self.medians: dict[Any, float | None] = {}
 
     def add(self, hour: int, pool: PoolKey, wait_ms: float) -> None:
-        self.observed.setdefault((hour, pool), array("d")).append(wait_ms)
+        hours = self.observed.get(pool)
+        if hours is None:
+            hours = self.observed[pool] = [array("d") for _ in range(24)]
+        hours[hour].append(wait_ms)
 
     def settle(self) -> None:
         """Sort once and keep only the medians: by hour and pool, by pool, overall."""
-        by_pool: dict[PoolKey, array] = {}
         overall = array("d")
-        for (hour, pool), waits in sorted(self.observed.items()):
-            ordered = _sorted(waits)
-            self.medians[(hour, pool)] = percentile(ordered, 0.5)
-            by_pool.setdefault(pool, array("d")).extend(waits)
-            overall.extend(waits)
-        for pool, waits in by_pool.items():
-            self.medians[pool] = percentile(_sorted(waits), 0.5)
+        for pool, hours in self.observed.items():
+            every_hour = array("d")
+            for hour, waits in enumerate(hours):
+                if waits:
+                    self.medians[(hour, pool)] = percentile(_sorted(waits), 0.5)
+                    every_hour.extend(waits)
+            self.medians[pool] = percentile(_sorted(every_hour), 0.5)
+            overall.extend(every_hour)
         self.medians[None] = percentile(_sorted(overall), 0.5)
         self.observed = {}
 
@@ -487,58 +558,54 @@ def run_whatif(
         raise ValidationError("The period must end after it starts.", "to")
     replayed = _replayed_policy(session, policy_ref)
     reads = _conditions_read(replayed.rules)
-    judge = _Judge(session, replayed, reads)
-    local_hour = _LocalHour(tz)
     scope = metrics.Scope(first, last, tz, None, now)
     query = _query(session.connection().dialect.name, scope, reads)
+    columns = [column.key for column in query.selected_columns]
+    judge = _Judge(session, replayed, reads, columns)
+    local_hour = _LocalHour(tz)
+    fields = itemgetter(*(columns.index(name) for name in _LOOP_COLUMNS))
 
-    actual, estimated = _Tally(), _Tally()
     actual_ttfr, estimated_ttfr = array("d"), array("d")
     waits = _Waits()
     # Newly held answered replies, estimated once every wait has been seen.
     pending_ttfr, pending_sla, pending_hour = array("d"), array("d"), array("b")
     pending_pools: list[PoolKey] = []
-    pools: dict[PoolKey, PoolKey] = {}  # one shared tuple per pool
-    received = answered = no_longer = newly = 0
+    received = replies = answered = no_longer = newly = 0
+    held_actual = held_estimated = blocked = met_actual = met_estimated = 0
+    hour, pool = 0, pool_key(None)  # set for every row with a submission
 
     for row in _rows(session, query):
         received += 1
-        held_then = was_free = held_now = False
-        hour, pool = 0, pool_key(None)
-        if row.outcome is not None:
-            held_then = row.outcome == "needs_approval"
-            was_free = not held_then
-            outcome, pool = judge(row)
-            held_now = outcome in HELD
-            hour = local_hour(row.sub_ms)
-            for tally, held, blocked in (
-                (actual, held_then, False),
-                (estimated, held_now, outcome == "blocked"),
-            ):
-                tally.replies += 1
-                tally.held += held
-                tally.blocked += blocked
-            if held_then and row.approval_wait is not None:
-                observed = pool_key(judge.json(row.steps))
-                waits.add(hour, pools.setdefault(observed, observed), row.approval_wait)
-        if not row.answered:
+        approval_wait, rework, ttfr, was_answered, sla_ms, outcome, steps, sub_ms = fields(row)
+        held_then = held_now = False
+        if outcome is not None:
+            replies += 1
+            held_then = outcome == "needs_approval"
+            verdict, pool = judge(row)
+            held_now = verdict != "publish"
+            held_actual += held_then
+            held_estimated += held_now
+            blocked += verdict == "blocked"
+            hour = local_hour(sub_ms)
+            if held_then and approval_wait is not None:
+                waits.add(hour, judge.pool(steps), approval_wait)
+        if not was_answered:
             continue
         answered += 1
-        ttfr = row.ttfr
         actual_ttfr.append(ttfr)
-        actual.met += ttfr <= row.sla_ms
+        met_actual += ttfr <= sla_ms
         if held_then and not held_now:
             no_longer += 1
-            ttfr -= (row.approval_wait or 0) + (row.rework or 0)
-        elif was_free and held_now:
+            ttfr -= (approval_wait or 0) + (rework or 0)
+        elif held_now and not held_then:
             newly += 1
             pending_ttfr.append(ttfr)
-            pending_sla.append(row.sla_ms)
+            pending_sla.append(sla_ms)
             pending_hour.append(hour)
-            pending_pools.append(pools.setdefault(pool, pool))
+            pending_pools.append(pool)
             continue
         estimated_ttfr.append(ttfr)
-        estimated.met += ttfr <= row.sla_ms
+        met_estimated += ttfr <= sla_ms
 
     waits.settle()
     for ttfr, sla_ms, hour, pool in zip(
@@ -546,7 +613,7 @@ def run_whatif(
     ):
         ttfr += waits.estimate(hour, pool)
         estimated_ttfr.append(ttfr)
-        estimated.met += ttfr <= sla_ms
+        met_estimated += ttfr <= sla_ms
 
     overall = waits.medians.get(None)
     return WhatIfResult(
@@ -555,8 +622,8 @@ def run_whatif(
         end=last,
         tz=tz,
         received=received,
-        actual=actual.side(answered, actual_ttfr),
-        estimated=estimated.side(answered, estimated_ttfr),
+        actual=_side(replies, held_actual, 0, met_actual, answered, actual_ttfr),
+        estimated=_side(replies, held_estimated, blocked, met_estimated, answered, estimated_ttfr),
         no_longer_held=no_longer,
         newly_held=newly,
         median_approval_wait=None if overall is None else overall / 1000,
