@@ -11,14 +11,16 @@ from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
 
 from respondr.domain import demo
+from respondr.domain.policies import find_policy, set_channel_policy
 from respondr.extensions import db as flask_db
 from respondr.models import Channel
 from respondr.timeutil import utcnow
 from tests import factories
-from tests.browser.conftest import LiveUser, screenshot_path
-from tests.browser.test_inbox import signed_in
+from tests.browser.conftest import PHONE, LiveUser, screenshot_path
+from tests.browser.test_inbox import fill_sign_in, signed_in
 
 CHARTS = ("stages", "distribution", "trend", "queue_depth")
 BOTTLENECK = re.compile(r"Approval wait is \d+% of time to first response\.")
@@ -26,9 +28,15 @@ BOTTLENECK = re.compile(r"Approval wait is \d+% of time to first response\.")
 
 @pytest.fixture(scope="module")
 def demo_loaded(live_server):
+    """The demo, and this week Jerry's blog moved to "Trusted staff free"."""
     with live_server.app.app_context():
-        demo.load(flask_db.session, now=utcnow(), only_if_empty=False)
-        flask_db.session.commit()
+        session = flask_db.session
+        demo.load(session, now=utcnow(), only_if_empty=False)
+        blog = session.scalars(select(Channel).where(Channel.name == "Jerry's blog")).one()
+        set_channel_policy(
+            session, blog, find_policy(session, "trusted-staff-free"), actor=None, now=utcnow()
+        )
+        session.commit()
     return LiveUser(id=0, email="jerry@example.com", name="Jerry", password=demo.DEMO_PASSWORD)
 
 
@@ -42,7 +50,9 @@ def charts_drawn(page: Page) -> None:
                 const c = document.querySelector(`canvas[data-chart="${name}"]`);
                 const data = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
                 const seen = new Set();
-                for (let i = 0; i < data.length; i += 4 * 97) { seen.add(data.slice(i, i + 4).join()); }
+                for (let i = 0; i < data.length; i += 4 * 97) {
+                    seen.add(data.slice(i, i + 4).join());
+                }
                 return seen.size;
             }""",
             name,
@@ -66,6 +76,11 @@ def test_manager_walks_through_the_latency_report(
     page.locator("#heatmap").screenshot(path=screenshot_path("report-chart-heatmap"))
     page.locator("#approver-hours").screenshot(path=screenshot_path("report-chart-approver-hours"))
     page.screenshot(path=screenshot_path("report-latency-page"), full_page=True)
+    # This week's policy change is marked on the trend and listed under it.
+    expect(page.locator("#table-trend tbody tr").last).to_contain_text(
+        "Jerry's blog: Corporate clears all → Trusted staff free"
+    )
+    expect(page.locator("#table-policy_changes")).to_contain_text("Trusted staff free")
 
     # Two weeks, by approver.
     today = utcnow().date()
@@ -95,9 +110,7 @@ def test_manager_walks_through_the_latency_report(
         ("under 1 h", "1–4 h", "4–8 h", "8–24 h", "over 24 h")
     )
     on_page = page.locator("#table-distribution tbody tr").all_inner_texts()
-    assert [int(row["replies"]) for row in rows] == [
-        int(text.split("\t")[1]) for text in on_page
-    ]
+    assert [int(row["replies"]) for row in rows] == [int(text.split("\t")[1]) for text in on_page]
     assert console_errors == []
 
 
@@ -112,4 +125,17 @@ def test_the_live_view_refreshes_itself(new_page, live_server, demo_loaded, cons
         factories.create_message(flask_db.session, channel, text="<b>Are you open?</b>")
     expect(depth).to_have_text(str(before + 1), timeout=25_000)
     page.screenshot(path=screenshot_path("report-live"), full_page=True)
+    assert console_errors == []
+
+
+def test_the_report_fits_a_phone(new_page, live_server, demo_loaded, console_errors):
+    page = new_page(viewport=PHONE)
+    page.goto(live_server.url + "/login")
+    fill_sign_in(page, demo_loaded.email, demo_loaded.password)
+    page.goto(live_server.url + "/reports/latency")
+    expect(page.locator("#bottleneck")).to_have_text(BOTTLENECK)
+    charts_drawn(page)
+    # Wide tables scroll inside their own box; the page itself never scrolls sideways.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot(path=screenshot_path("report-latency-phone"), full_page=False)
     assert console_errors == []

@@ -101,14 +101,16 @@
       ctx.setLineDash([6, 4]);
       ctx.lineWidth = 1.5;
       ctx.font = "12px system-ui, sans-serif";
-      ctx.textAlign = "left";
       spec.markers.forEach(function (marker) {
         var x = chart.scales.x.getPixelForValue(marker.index);
         ctx.beginPath();
         ctx.moveTo(x, area.top);
         ctx.lineTo(x, area.bottom);
         ctx.stroke();
-        ctx.fillText("▼ " + marker.label, x + 4, area.top + 10);
+        var text = "▼ " + marker.label;
+        var fits = x + 4 + ctx.measureText(text).width <= chart.width;
+        ctx.textAlign = fits ? "left" : "right";
+        ctx.fillText(text, fits ? x + 4 : x - 4, area.top + 10);
       });
       ctx.restore();
     },
