@@ -240,6 +240,8 @@ def one_round(by: str, decisions: list[dict]) -> dict:
         ),
         ({"closed": {"at": "2026-01-05T12:00:00Z"}}, "closed", "published or closed, not both"),
         ({"policy": "bernies-rules"}, "policy", "There is no policy"),
+        ({"policy": None, "policy_version": 2}, "policy", "needs the policy it belongs to"),
+        ({"policy_version": 7}, "policy_version", "has no version 7"),
         ({"stock_response": "Nope"}, "stock_response", "There is no stock response"),
         ({"published": None}, "published", "needs its published time"),
     ],

@@ -374,6 +374,8 @@ def _read_line(reader: _Reader, row: Mapping[str, Any]) -> _Plan:
         raise ValidationError("unedited_stock needs the stock_response used.", "unedited_stock")
     if row.get("policy") is not None:
         plan.version = reader.policy_version(row["policy"], row.get("policy_version"))
+    elif row.get("policy_version") is not None:
+        raise ValidationError("policy_version needs the policy it belongs to.", "policy")
 
     _read_ending(reader, row, plan, last)
     return plan
