@@ -371,7 +371,11 @@ def worker(workers: int) -> None:
 
     from respondr.tasks import huey
 
-    Consumer(huey, workers=workers, worker_type="thread", periodic=True).run()
+    # A worker killed inside a periodic task leaves its huey lock behind for good (locks
+    # do not expire), and the publishing sweep would never run again; a starting worker
+    # clears them. Every periodic task is safe to run twice at once, should another
+    # worker be inside one at that moment.
+    Consumer(huey, workers=workers, worker_type="thread", periodic=True, flush_locks=True).run()
 
 
 @click.command()

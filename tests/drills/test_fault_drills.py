@@ -9,6 +9,7 @@ is moved back instead of waiting out the real delay.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -19,6 +20,8 @@ from datetime import timedelta
 
 import pytest
 import requests
+from flask import Flask
+from huey.exceptions import TaskLockedException
 from sqlalchemy import create_engine, func, select, text, update
 
 from respondr import tasks
@@ -39,8 +42,7 @@ from tests.drills.harness import (
     inspection_app,
     wait_for,
 )
-from tests.drills.test_multi_server import deliver, delivery
-from tests.drills.visitor import Visitor
+from tests.drills.visitor import Visitor, deliver, delivery
 from tests.test_publishing import Platform
 
 
@@ -50,7 +52,7 @@ class Drill:
     redis: ThrowawayRedis
     stack: Stack
     server: AppServer
-    app: object
+    app: Flask
     approver_email: str
     approver_token: str
 
@@ -113,7 +115,7 @@ def test_postgresql_restarted_under_traffic(drill):
     carol = Visitor(drill.approver_email)
     carol.sign_in(drill.server.url)
     url = drill.server.url
-    pids = drill.server.process.popen.pid
+    pid = drill.server.process.popen.pid
     numbers = itertools.count()
     answers: list[Answer] = []
     stop = threading.Event()
@@ -167,7 +169,7 @@ def test_postgresql_restarted_under_traffic(drill):
         for thread in threads:
             thread.join(timeout=30)
 
-    assert drill.server.process.popen.pid == pids and drill.server.process.popen.poll() is None
+    assert drill.server.process.popen.pid == pid and drill.server.process.popen.poll() is None
     statuses = {(a.kind, a.status) for a in answers}
     assert statuses <= {
         ("webhook", 201),
@@ -333,6 +335,11 @@ def test_a_worker_killed_mid_publish_publishes_once_after_a_new_worker_starts(
     page = message_page(drill, draft_id)
     assert "Publishing through the webhook connector (attempt 1)" in page
     assert "Published" not in page
+
+    # A worker that dies inside the minute's sweep leaves huey's lock on the sweep behind
+    # (huey locks do not expire): take it here as huey does, and never give it back.
+    with drill.stack.queue(), contextlib.suppress(TaskLockedException):
+        tasks.huey.lock_task("sweep-publish-jobs").acquire()  # held already if it died so
 
     as_if_later(drill, draft_id)
     start_worker("worker-new")

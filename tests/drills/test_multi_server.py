@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import timedelta
 
 import requests
 from sqlalchemy import func, select
 
-from respondr.domain import accounts, drafting, ingest
+from respondr.domain import accounts, drafting
 from respondr.domain import channels as channel_ops
 from respondr.domain.policies import find_policy, set_channel_policy
 from respondr.domain.presets import ensure_presets
@@ -26,36 +25,13 @@ from respondr.models import (
 from respondr.timeutil import utcnow
 from tests import factories
 from tests.drills.harness import wait_for
-from tests.drills.visitor import Visitor, at_once
+from tests.drills.visitor import Visitor, at_once, deliver, delivery
 from tests.test_approval_races import decisions
 from tests.test_publishing import Platform
 
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def delivery(external_id: str) -> bytes:
-    """A fan's message as a channel's webhook sends it."""
-    return json.dumps(
-        {
-            "external_id": external_id,
-            "author": {"handle": "@dana", "name": "Dana Fields"},
-            "text": "Is the Riverside store open late tonight?",
-            "posted_at": (utcnow() - timedelta(seconds=30)).isoformat(),
-        }
-    ).encode()
-
-
-def deliver(server: str, channel_id: int, secret: str, body: bytes) -> requests.Response:
-    """POST ``body`` to the channel's webhook on ``server``, signed now."""
-    signature = ingest.sign(secret, body, timestamp=int(time.time()))
-    return requests.post(
-        f"{server}/api/v1/channels/{channel_id}/webhook",
-        data=body,
-        headers={ingest.SIGNATURE_HEADER: signature, "Content-Type": "application/json"},
-        timeout=30,
-    )
 
 
 def agents_with_tokens(app, count: int) -> dict[int, str]:

@@ -1,15 +1,21 @@
-"""A person at a browser, over real HTTP: cookies, forms with every hidden field they carry
-(the CSRF token and whatever else a form adds), and requests fired all at once."""
+"""Clients over real HTTP: a person at a browser (cookies, forms with every hidden field
+they carry — the CSRF token and whatever else a form adds), a channel's webhook sender,
+and requests fired all at once."""
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from collections.abc import Callable
+from datetime import timedelta
 from html.parser import HTMLParser
 from typing import TypeVar
 
 import requests
 
+from respondr.domain import ingest
+from respondr.timeutil import utcnow
 from tests import factories
 
 T = TypeVar("T")
@@ -116,3 +122,26 @@ def at_once(calls: list[Callable[[], T]]) -> list[T]:
     if errors:
         raise errors[0]
     return [results[index] for index in range(len(calls))]
+
+
+def delivery(external_id: str) -> bytes:
+    """A fan's message as a channel's webhook sends it."""
+    return json.dumps(
+        {
+            "external_id": external_id,
+            "author": {"handle": "@dana", "name": "Dana Fields"},
+            "text": "Is the Riverside store open late tonight?",
+            "posted_at": (utcnow() - timedelta(seconds=30)).isoformat(),
+        }
+    ).encode()
+
+
+def deliver(server: str, channel_id: int, secret: str, body: bytes) -> requests.Response:
+    """POST ``body`` to the channel's webhook on ``server``, signed now."""
+    signature = ingest.sign(secret, body, timestamp=int(time.time()))
+    return requests.post(
+        f"{server}/api/v1/channels/{channel_id}/webhook",
+        data=body,
+        headers={ingest.SIGNATURE_HEADER: signature, "Content-Type": "application/json"},
+        timeout=30,
+    )
