@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from respondr import create_app
+from respondr import create_app, tasks
 
 
 @pytest.fixture
 def unreachable(tmp_path):
+    previous = tasks.huey.storage  # create_app rebinds the queue; other tests keep theirs
     app = create_app(
         {
             "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none",
@@ -21,7 +22,8 @@ def unreachable(tmp_path):
             "SECRET_KEY": "x",
         }
     )
-    return app.test_client()
+    yield app.test_client()
+    tasks.huey.storage = previous
 
 
 def test_a_signed_in_page_shows_a_503_page_not_a_stack_trace(unreachable):
