@@ -11,12 +11,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from respondr.domain.business_hours import business_seconds_between
 from respondr.domain.metrics import (
     BUCKET_BOUNDS_MS,
     SERIES,
@@ -53,6 +54,7 @@ class History:
     sla_minutes: int
     events: Sequence[Event]
     thread_key: str | None = None
+    business_hours: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class MessageStages:
     """One message's stages in milliseconds (None where a stage does not count)."""
 
     values: Mapping[str, int | None]
+    business: Mapping[str, int | None]
+    """The same spans counted in the channel's business hours (None without them)."""
     answered: bool
     open: bool
     closed: bool
@@ -78,8 +82,10 @@ def load_histories(session: Any) -> list[History]:
                 Event(row.kind, row.at, row.actor_id, row.submission_id, dict(row.data or {}))
             )
     histories = []
-    for message, sla in session.execute(
-        select(Message, Channel.sla_minutes).join(Channel, Channel.id == Message.channel_id)
+    for message, sla, hours in session.execute(
+        select(Message, Channel.sla_minutes, Channel.business_hours).join(
+            Channel, Channel.id == Message.channel_id
+        )
     ):
         histories.append(
             History(
@@ -92,6 +98,7 @@ def load_histories(session: Any) -> list[History]:
                 sla_minutes=sla,
                 events=events.get(message.id, []),
                 thread_key=message.thread_key,
+                business_hours=hours or None,
             )
         )
     return histories
@@ -139,41 +146,52 @@ def stages(history: History, now: datetime, thread: Sequence[History] = ()) -> M
     def held(submission: Event) -> bool:
         return submission.data.get("outcome") == "needs_approval"
 
+    # Each series as the spans it adds up (approval wait and rework: one per round).
     received, posted = ms(history.received_at), ms(history.posted_at)
     queue_end = claim or draft
-    values: dict[str, int | None] = dict.fromkeys(SERIES)
-    values["detection"] = received - posted
-    values["next_reply"] = next_reply(history, thread)
+    spans: dict[str, list[tuple[int, int]]] = {"detection": [(posted, received)]}
+    follow_up = next_reply(history, thread)
+    if follow_up is not None:
+        spans["next_reply"] = [(received, ms(follow_up))]
     if queue_end is not None:
-        values["queue_wait"] = ms(queue_end.at) - received
+        spans["queue_wait"] = [(received, ms(queue_end.at))]
     if not closed:
         if queue_end is not None and rounds:
-            values["drafting"] = ms(rounds[0][0].at) - ms(queue_end.at)
-        waits = [ms(d.at) - ms(s.at) for s, d in rounds if held(s) and d is not None]
+            spans["drafting"] = [(ms(queue_end.at), ms(rounds[0][0].at))]
+        waits = [(ms(s.at), ms(d.at)) for s, d in rounds if held(s) and d is not None]
         if waits:
-            values["approval_wait"] = sum(waits)
+            spans["approval_wait"] = waits
         reworks = [
-            ms(rounds[i + 1][0].at) - ms(d.at)
+            (ms(d.at), ms(rounds[i + 1][0].at))
             for i, (_, d) in enumerate(rounds[:-1])
             if d is not None and d.kind == "rejected"
         ]
         if reworks:
-            values["rework"] = sum(reworks)
+            spans["rework"] = reworks
     approver_id = None
     for submission, decision in rounds:
         if held(submission) and decision is not None:
             approver_id = decision.actor_id
     if published is not None:
-        values["ttfr"] = ms(published.at) - received
-        values["fan_seen"] = ms(published.at) - posted
+        spans["ttfr"] = [(received, ms(published.at))]
+        spans["fan_seen"] = [(posted, ms(published.at))]
         if rounds:
             submission, decision = rounds[-1]
             start = decision if held(submission) else submission
             if start is not None:
-                values["publish_lag"] = ms(published.at) - ms(start.at)
+                spans["publish_lag"] = [(ms(start.at), ms(published.at))]
+    values: dict[str, int | None] = dict.fromkeys(SERIES)
+    business: dict[str, int | None] = dict.fromkeys(SERIES)
+    for name, pieces in spans.items():
+        values[name] = sum(high - low for low, high in pieces)
+        if history.business_hours:
+            business[name] = sum(
+                business_ms(history.business_hours, low, high) for low, high in pieces
+            )
     agent = claim or draft
     return MessageStages(
         values=values,
+        business=business,
         answered=answered,
         open=is_open,
         closed=closed,
@@ -184,9 +202,18 @@ def stages(history: History, now: datetime, thread: Sequence[History] = ()) -> M
     )
 
 
-def next_reply(history: History, thread: Sequence[History]) -> int | None:
-    """For a follow-up (an earlier message in the same channel and thread), the
-    milliseconds from its arrival to our first reply in the thread at or after it."""
+def business_ms(spec: Mapping[str, Any], low: int, high: int) -> int:
+    """Milliseconds of [low, high) (milliseconds since the epoch) the spec is open."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    seconds = business_seconds_between(
+        spec, epoch + timedelta(milliseconds=low), epoch + timedelta(milliseconds=high)
+    )
+    return round(seconds * 1000)
+
+
+def next_reply(history: History, thread: Sequence[History]) -> datetime | None:
+    """For a follow-up (an earlier message in the same channel and thread), our first
+    reply in the thread at or after its arrival."""
     if history.thread_key is None:
         return None
     if not any(
@@ -200,7 +227,7 @@ def next_reply(history: History, thread: Sequence[History]) -> int | None:
         for e in other.events
         if e.kind == "published" and e.at >= history.received_at
     ]
-    return epoch_ms(min(replies)) - epoch_ms(history.received_at) if replies else None
+    return min(replies) if replies else None
 
 
 def percentile(ordered: Sequence[float], p: float) -> float:
@@ -275,6 +302,9 @@ def report(histories: Iterable[History], scope: Scope) -> dict[GroupKey, ReportR
         def values(name: str, of: list[tuple[History, MessageStages]] = members) -> list[int]:
             return [v for _, s in of if (v := s.values[name]) is not None]
 
+        def business(name: str, of: list[tuple[History, MessageStages]] = members) -> list[int]:
+            return [v for _, s in of if (v := s.business[name]) is not None]
+
         def within(h: History, s: MessageStages) -> bool:
             return (s.values["ttfr"] or 0) <= h.sla_minutes * 60_000
 
@@ -290,6 +320,7 @@ def report(histories: Iterable[History], scope: Scope) -> dict[GroupKey, ReportR
                 name: sum(values(name, answered)) for name in (*TTFR_STAGES, "ttfr")
             },
             open_age=statistics(s.open_age for _, s in opened if s.open_age is not None),
+            business={name: statistics(business(name)) for name in SERIES},
             sla=SlaStats(
                 answered=len(answered),
                 met=sum(1 for h, s in answered if within(h, s)),

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
 
-from respondr.domain import demo, metrics
+from respondr.domain import business_hours, demo, metrics
 from respondr.domain.errors import ValidationError
 from respondr.domain.metrics import (
     GROUPINGS,
@@ -578,7 +578,7 @@ def answered_row(answered: int = 3, **totals_ms: int) -> ReportRow:
     totals = {name: totals_ms.get(name, 0) for name in TTFR_STAGES}
     totals["ttfr"] = sum(totals.values())
     sla = SlaStats(answered, answered, 0, 0)
-    return ReportRow(None, "", answered, answered, 0, 0, stages, totals, Stats.empty(), sla)
+    return ReportRow(None, "", answered, answered, 0, 0, stages, totals, Stats.empty(), sla, stages)
 
 
 def test_the_bottleneck_is_the_stage_with_the_largest_share_named_in_words():
@@ -636,6 +636,77 @@ def test_the_agent_is_the_first_claimer_and_the_policy_version_the_first_rounds(
     assert (agent.key, agent.label) == (cast.agent.id, "Bernie Adler")
     (policy,) = report(db, group_by="policy_version").rows
     assert (policy.key, policy.label) == (version.id, version.label)
+
+
+# --------------------------------------------------------------------------- business hours
+
+LONDON_WEEKDAYS = {
+    "timezone": "Europe/London",
+    "hours": {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")},
+    "holidays": ["2026-03-30"],  # the Monday after the clocks go forward (29 March)
+}
+
+
+def test_business_hours_count_only_open_time_across_a_clock_change_and_a_holiday(
+    db, cast, make_channel
+):
+    cast.channel.business_hours = business_hours.validate_spec(LONDON_WEEKDAYS)
+    around_the_clock = make_channel(name="Jerry's blog", kind="blog")
+    friday = datetime(2026, 3, 27, tzinfo=UTC)  # GMT: UTC+0
+    tuesday = datetime(2026, 3, 31, tzinfo=UTC)  # BST: opens at 08:00 UTC
+
+    def at(day: datetime, hours: int, minutes: int = 0) -> datetime:
+        return day + timedelta(hours=hours, minutes=minutes)
+
+    steps = [
+        (at(friday, 16, 30), "claimed", cast.agent.id, {}),
+        (at(friday, 16, 40), "draft_started", cast.agent.id, {}),
+        (at(friday, 16, 50), "submitted", cast.agent.id, HELD),
+        (at(tuesday, 9), "approved", cast.approver.id, final()),
+        (at(tuesday, 9, 5), "published", cast.agent.id, {}),
+    ]
+    for channel in (cast.channel, around_the_clock):
+        write(
+            db,
+            channel,
+            received_at=at(friday, 16),
+            posted_at=at(friday, 15, 50),
+            steps=steps,
+        )
+    staffed, always = report(db, group_by="channel", now=tuesday + timedelta(days=1)).rows
+    assert staffed.label == "Bernie the Bookworm"
+
+    def business_minutes(row: ReportRow) -> dict[str, float | None]:
+        return {
+            name: None if row.business[name].max is None else row.business[name].max / 60
+            for name in SERIES
+        }
+
+    expected = {
+        "detection": 10,
+        "queue_wait": 30,
+        "drafting": 20,
+        # Friday 16:50–17:00, nothing on the holiday, Tuesday 09:00–10:00 BST.
+        "approval_wait": 10 + 60,
+        "rework": None,
+        "publish_lag": 5,
+        "ttfr": 60 + 65,
+        "fan_seen": 10 + 60 + 65,
+        "next_reply": None,
+    }
+    assert business_minutes(staffed) == expected
+    assert staffed.stages["approval_wait"].max == (3 * 24 * 60 + 16 * 60 + 10) * 60  # calendar
+    assert {name: stats.count for name, stats in always.business.items()} == dict.fromkeys(
+        SERIES, 0
+    )
+    assert always.stages["ttfr"].count == 1
+
+    # Hours are read when the report runs: without the holiday, Monday's 8 hours count.
+    cast.channel.business_hours = business_hours.validate_spec({**LONDON_WEEKDAYS, "holidays": []})
+    db.flush()
+    (row,) = [r for r in report(db, group_by="channel").rows if r.key == cast.channel.id]
+    assert business_minutes(row)["approval_wait"] == 10 + 8 * 60 + 60
+    assert business_minutes(row)["ttfr"] == 60 + 8 * 60 + 65
 
 
 # --------------------------------------------------------------------------- heat map, neglect
@@ -818,10 +889,30 @@ def plans(draw: st.DrawFn) -> Plan:
     )
 
 
+# Staffed in New York, with a split Wednesday, a Sunday shift across the night the clocks
+# go forward (8 March 2026: 02:00 does not happen) and a holiday on Tuesday 10 March.
+GENERATED_HOURS = {
+    "timezone": "America/New_York",
+    "hours": {
+        "mon": [["09:00", "17:30"]],
+        "tue": [["09:00", "17:30"]],
+        "wed": [["09:00", "12:00"], ["13:00", "17:00"]],
+        "thu": [["09:00", "17:30"]],
+        "fri": [["09:00", "24:00"]],
+        "sat": [["00:00", "02:00"]],
+        "sun": [["01:00", "03:30"]],
+    },
+    "holidays": ["2026-03-10"],
+}
+
+
 @pytest.fixture
-def crowd(make_user, make_channel) -> dict[str, Any]:
+def crowd(db, make_user, make_channel) -> dict[str, Any]:
+    staffed = make_channel(sla_minutes=240)
+    staffed.business_hours = business_hours.validate_spec(GENERATED_HOURS)
+    db.commit()
     return {
-        "channels": [make_channel(sla_minutes=60), make_channel(sla_minutes=240)],
+        "channels": [make_channel(sla_minutes=60), staffed],
         "agent": [make_user() for _ in range(AGENTS)],
         "approver": [make_user(roles="approver") for _ in range(APPROVERS)],
     }
@@ -847,6 +938,8 @@ def assert_agrees(actual: Report, expected: dict[Any, ReportRow]) -> None:
             assert getattr(have, name) == getattr(want, name), (where, name)
         for name in SERIES:
             assert_stats_agree(have.stages[name], want.stages[name], (where, name))
+            business = have.business[name], want.business[name]
+            assert_stats_agree(*business, (where, "business", name))
         assert_stats_agree(have.open_age, want.open_age, (where, "open_age"))
 
 

@@ -35,8 +35,13 @@ deterministic function ``respondr_local(ts, tz)`` registered on the connection (
 :func:`install_sqlite_functions`; :func:`latency_report` also registers it on the
 connection it uses when it is missing).
 
-Not here yet: business-hours time alongside calendar time (for channels with business
-hours, see :mod:`respondr.domain.business_hours`).
+Business-hours time: for channels with business hours (see
+:mod:`respondr.domain.business_hours`), every series is also measured counting only the
+time the channel was open (``ReportRow.business``). The channels' open intervals over the
+report's time span are expanded in Python from the current spec into a VALUES table, and
+the overlaps of each stage's span (each round's, for approval wait and rework) with them
+are summed in the same statement, so a change of hours or holidays applies to past
+messages too.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ import calendar
 import itertools
 import sqlite3
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -57,6 +62,7 @@ from sqlalchemy import (
     Select,
     and_,
     case,
+    column,
     event,
     exists,
     extract,
@@ -68,12 +74,14 @@ from sqlalchemy import (
     select,
     true,
     union_all,
+    values,
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from respondr.domain import business_hours
 from respondr.domain.errors import ValidationError
 from respondr.models import (
     ApprovalPolicy,
@@ -180,6 +188,9 @@ class ReportRow:
     open_age: Stats
     """How long the open (unanswered, not closed) messages have waited, at ``now``."""
     sla: SlaStats
+    business: Mapping[str, Stats]
+    """Every name in :data:`SERIES`: the same durations counted in business hours only,
+    over the messages of channels with business hours (count 0 when the group has none)."""
 
     @property
     def response_rate(self) -> float | None:
@@ -200,6 +211,10 @@ class Scope:
     tz: str
     group_by: str | None
     now: datetime
+    hours: tuple[tuple[int, int, int], ...] = ()
+    """Business hours as (channel id, opens, closes) in milliseconds since the epoch:
+    every open interval of every channel with business hours, over the time the report's
+    events span (see :func:`business_intervals`). Empty: no business-hours figures."""
 
 
 @dataclass(frozen=True)
@@ -551,12 +566,21 @@ def message_stages(dialect: str, scope: Scope) -> Select[Any]:
         )
         .scalar_subquery()
     )
-    next_reply = case((follow_up, ms(dialect, next_reply_at) - msg.c.received_ms))
-    return select(
+    next_reply_ms = case((follow_up, ms(dialect, next_reply_at)))
+    next_reply = next_reply_ms - msg.c.received_ms
+    core = select(
         msg.c.message_id,
         msg.c.channel_id,
         msg.c.received_at,
         group.label("grp"),
+        # The ends of the stages, for business hours.
+        msg.c.posted_ms,
+        msg.c.received_ms,
+        queue_end.label("queue_end_ms"),
+        t.first_sub_ms,
+        t.last_decision_ms,
+        f.published_ms,
+        next_reply_ms.label("next_reply_ms"),
         (msg.c.received_ms - msg.c.posted_ms).label("detection"),
         (queue_end - msg.c.received_ms).label("queue_wait"),
         unless_closed(t.first_sub_ms - queue_end).label("drafting"),
@@ -574,6 +598,93 @@ def message_stages(dialect: str, scope: Scope) -> Select[Any]:
     ).select_from(
         msg.outerjoin(firsts, f.message_id == msg.c.message_id).outerjoin(
             round_totals, t.message_id == msg.c.message_id
+        )
+    )
+    if not scope.hours:
+        return core
+    return _with_business_time(core.cte("core"), rounds, msg, scope.hours)
+
+
+BUSINESS = "business:"
+"""The prefix of the business-hours series in the report query."""
+SIMPLE_SPANS = {
+    "detection": ("posted_ms", "received_ms"),
+    "queue_wait": ("received_ms", "queue_end_ms"),
+    "drafting": ("queue_end_ms", "first_sub_ms"),
+    "publish_lag": ("last_decision_ms", "published_ms"),
+    "ttfr": ("received_ms", "published_ms"),
+    "fan_seen": ("posted_ms", "published_ms"),
+    "next_reply": ("received_ms", "next_reply_ms"),
+}
+"""The series that are one span each, by the columns of their ends (approval wait and
+rework are sums of spans, one per round)."""
+
+
+def _with_business_time(
+    core: Any, rounds: Any, msg: Any, hours: tuple[tuple[int, int, int], ...]
+) -> Select[Any]:
+    """``core`` with a ``business_<series>`` column per series: how many of its
+    milliseconds fell inside its channel's open intervals (None where the series does
+    not count, or the channel has no business hours).
+
+    Each span is joined to its channel's intervals and the overlaps are summed: the
+    intervals are a VALUES table built from the current spec, so a change of hours
+    applies to past messages as well."""
+    table = (
+        values(
+            column("channel_id", Integer),
+            column("opens", BigInteger),
+            column("closes", BigInteger),
+            name="open_hours",
+            literal_binds=True,
+        )
+        .data(list(hours))
+        .cte("open_hours")
+    )
+    h = table.c
+
+    def overlap(low: ColumnElement[Any], high: ColumnElement[Any]) -> ColumnElement[Any]:
+        start = case((low > h.opens, low), else_=h.opens)
+        stop = case((high < h.closes, high), else_=h.closes)
+        inside = and_(low.is_not(None), high.is_not(None), stop > start)
+        return func.sum(case((inside, stop - start), else_=0))
+
+    c = core.c
+    spans = (
+        select(
+            c.message_id,
+            *(overlap(c[a], c[b]).label(name) for name, (a, b) in SIMPLE_SPANS.items()),
+        )
+        .select_from(core.join(table, h.channel_id == c.channel_id))
+        .group_by(c.message_id)
+        .cte("business_spans")
+    )
+    r = rounds.c
+    rework_end = case((and_(r.rejected == 1, r.next_sub_ms.is_not(None)), r.next_sub_ms))
+    per_round = (
+        select(
+            r.message_id,
+            overlap(r.sub_ms, case((r.held_decided == 1, r.dec_ms))).label("approval_wait"),
+            overlap(r.dec_ms, rework_end).label("rework"),
+        )
+        .select_from(
+            rounds.join(msg, msg.c.message_id == r.message_id).join(
+                table, h.channel_id == msg.c.channel_id
+            )
+        )
+        .group_by(r.message_id)
+        .cte("business_rounds")
+    )
+    channels = sorted({channel_id for channel_id, _, _ in hours})
+
+    def business(name: str) -> ColumnElement[Any]:
+        found = spans.c[name] if name in SIMPLE_SPANS else per_round.c[name]
+        counts = and_(c[name].is_not(None), c.channel_id.in_(channels))
+        return case((counts, func.coalesce(found, 0)))
+
+    return select(core, *(business(name).label(f"business_{name}") for name in SERIES)).select_from(
+        core.outerjoin(spans, spans.c.message_id == c.message_id).outerjoin(
+            per_round, per_round.c.message_id == c.message_id
         )
     )
 
@@ -660,7 +771,16 @@ def report_query(dialect: str, scope: Scope) -> Select[Any]:
                 pm.answered,
             ).where(pm[name].is_not(None))
             for name in (*SERIES, OPEN_AGE)
-        )
+        ),
+        *(
+            select(
+                pm.grp,
+                literal_column(f"'{BUSINESS}{name}'").label("series"),
+                pm[f"business_{name}"].label("x"),
+                pm.answered,
+            ).where(pm[f"business_{name}"].is_not(None))
+            for name in (SERIES if scope.hours else ())
+        ),
     ).cte("series")
     stats = series_statistics(dialect, series).cte("stats")
 
@@ -772,6 +892,54 @@ def _sort_key(group_by: str | None, label: str, key: GroupKey) -> tuple[Any, ...
     return (key is None, label.casefold())
 
 
+def open_intervals(spec: object, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """The UTC instants a business-hours spec is open between about ``start`` and ``end``
+    (whole local days around them), as [opens, closes) pairs in time order."""
+    # business_hours owns reading the spec and the wall-clock arithmetic across
+    # daylight-saving changes; this walks its days as business_seconds_between does.
+    schedule = business_hours._schedule(spec)
+    day = start.astimezone(schedule.zone).date() - timedelta(days=1)
+    last = end.astimezone(schedule.zone).date() + timedelta(days=1)
+    found: list[tuple[datetime, datetime]] = []
+    while day <= last:
+        if day not in schedule.holidays:
+            for opens, closes in schedule.hours[day.weekday()]:
+                found += business_hours._open_instants(schedule.zone, day, opens, closes)
+        day += timedelta(days=1)
+    return found
+
+
+def business_intervals(session: Session, scope: Scope) -> tuple[tuple[int, int, int], ...]:
+    """Every open interval of every channel with business hours, in milliseconds, over the
+    time the scope's stages can span: from the first of its messages' posting to the last
+    workflow event (or ``now``, if later)."""
+    specs = [
+        (channel_id, spec)
+        for channel_id, spec in session.execute(select(Channel.id, Channel.business_hours))
+        if spec
+    ]
+    if not specs:
+        return ()
+    period = []
+    if scope.start is not None:
+        period.append(Message.received_at >= scope.start)
+    if scope.end is not None:
+        period.append(Message.received_at < scope.end)
+    first_posted, first_received = session.execute(
+        select(func.min(Message.posted_at), func.min(Message.received_at)).where(*period)
+    ).one()
+    if first_received is None:
+        return ()
+    last_event = session.scalar(select(func.max(WorkflowEvent.at)))
+    start = min(first_posted, first_received)
+    end = max(scope.now, last_event or scope.now)
+    return tuple(
+        (channel_id, epoch_ms(opens), epoch_ms(closes))
+        for channel_id, spec in specs
+        for opens, closes in open_intervals(spec, start, end)
+    )
+
+
 def latency_report(
     session: Session,
     *,
@@ -786,6 +954,7 @@ def latency_report(
     :data:`GROUPINGS`; open messages' age is taken at ``now``."""
     parse_zone(tz)
     scope = Scope(period_instant(start, tz), period_instant(end, tz), tz, group_by, now)
+    scope = replace(scope, hours=business_intervals(session, scope))
     connection = session.connection()
     prepare(connection)
     by_group: dict[GroupKey, list[Any]] = {}
@@ -801,9 +970,13 @@ def latency_report(
 
 def _report_row(key: GroupKey, label: str, found: list[Any]) -> ReportRow:
     stages = {name: Stats.empty() for name in (*SERIES, OPEN_AGE)}
+    business = {name: Stats.empty() for name in SERIES}
     totals = {name: 0 for name in (*TTFR_STAGES, "ttfr")}
     for row in found:
         if row.series is None:
+            continue
+        if row.series.startswith(BUSINESS):
+            business[row.series.removeprefix(BUSINESS)] = stats_from_row(row)
             continue
         stages[row.series] = stats_from_row(row)
         if row.series in totals:
@@ -830,6 +1003,7 @@ def _report_row(key: GroupKey, label: str, found: list[Any]) -> ReportRow:
             breached=count("sla_breached"),
             open_overdue=count("sla_overdue"),
         ),
+        business=business,
     )
 
 
