@@ -303,6 +303,13 @@ def report_latency(start, end, group_by: str | None, fmt: str) -> None:  # type:
             )
             label = metrics.STAGE_LABELS[series]
             click.echo(f"  {label:<28} n={record[series + '_count']:<6} {figures}")
+            business = row.business[series]
+            if business.count:  # only channels with business hours
+                figures = " ".join(
+                    f"{name}={_hours(getattr(business, name))}"
+                    for name in ("mean", "p50", "p90", "p95", "max")
+                )
+                click.echo(f"    {'in business hours':<26} n={business.count:<6} {figures}")
         found = metrics.bottleneck(row)
         click.echo(f"Bottleneck: {found.sentence}" if found else "Bottleneck: nothing answered")
 
