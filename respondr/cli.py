@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import subprocess
+import subprocess  # `respondr serve` starts its worker process  # nosec B404
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -374,15 +374,25 @@ def restore_command(file: Path, yes: bool) -> None:
 @with_appcontext
 def worker(workers: int) -> None:
     """Run a task worker (publishing, feed polling, claim lapses, escalation)."""
+    import time
+
     from huey.consumer import Consumer
+    from redis.exceptions import RedisError
 
     from respondr.tasks import huey
 
     # A worker killed inside a periodic task leaves its huey lock behind for good (locks
     # do not expire), and the publishing sweep would never run again; a starting worker
-    # clears them. Every periodic task is safe to run twice at once, should another
-    # worker be inside one at that moment.
-    Consumer(huey, workers=workers, worker_type="thread", periodic=True, flush_locks=True).run()
+    # clears them, once the task store answers. Every periodic task is safe to run twice
+    # at once, should another worker be inside one at that moment.
+    while True:
+        try:
+            huey.flush_locks()
+            break
+        except RedisError as error:
+            click.echo(f"The task store is not answering ({error}); trying again.", err=True)
+            time.sleep(2)
+    Consumer(huey, workers=workers, worker_type="thread", periodic=True).run()
 
 
 @click.command()
@@ -395,7 +405,7 @@ def serve(no_worker: bool) -> None:
     settings = current_app.extensions["respondr.settings"]
     worker_process = None
     if not no_worker:
-        worker_process = subprocess.Popen([sys.argv[0], "worker"])  # noqa: S603
+        worker_process = subprocess.Popen([sys.argv[0], "worker"])  # noqa: S603  # nosec B603
     try:
         click.echo(f"respondr is serving on http://{settings.host}:{settings.port}/")
         run_simple(settings.host, settings.port, current_app._get_current_object(), threaded=True)
