@@ -8,7 +8,7 @@ PORT ?= 5000
 export HOST PORT
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-sqlite test-postgres lint clean bench
+.PHONY: help install run test test-sqlite test-postgres lint audit clean bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -39,10 +39,14 @@ test: $(VENV)/.installed ## Run the whole suite on SQLite, then on PostgreSQL if
 	fi; \
 	echo "make test: the suite passed on $$ran."
 
-lint: $(VENV)/.installed ## ruff (lint and format check) and mypy on the domain modules
+lint: $(VENV)/.installed ## ruff (lint and format check), mypy on the domain modules, bandit on respondr/
 	$(BIN)/ruff check respondr tests migrations bench
 	$(BIN)/ruff format --check respondr tests migrations bench
 	$(BIN)/mypy
+	$(BIN)/bandit -q -c pyproject.toml -r respondr
+
+audit: $(VENV)/.installed ## pip-audit of the installed packages; --strict fails when one cannot be checked
+	$(BIN)/pip-audit --strict --progress-spinner off
 
 MESSAGES ?= 100000
 BACKENDS ?= sqlite,postgres

@@ -58,6 +58,7 @@ def register_blueprints(app: Flask) -> None:
         admin,
         api,
         auth,
+        converters,
         drafts,
         health,
         inbox,
@@ -82,6 +83,7 @@ def register_blueprints(app: Flask) -> None:
         health,
         api,
     )
+    converters.init_app(app)
     for module in web:
         app.register_blueprint(module.bp)
     layout.init_app(app)

@@ -46,7 +46,7 @@ from respondr.models import (
     User,
 )
 
-DEMO_PASSWORD = "bookworm-demo"  # noqa: S105 - printed for people trying the demo
+DEMO_PASSWORD = "bookworm-demo"  # noqa: S105 - printed for people trying the demo  # nosec B105
 TIMEZONE = "America/New_York"
 HISTORY_DAYS = 56
 SEED = 2026
@@ -1055,7 +1055,7 @@ class _Loader:
     def __init__(self, session: Session, now: datetime) -> None:
         self.session = session
         self.now = now
-        self.rng = random.Random(SEED)  # noqa: S311 - repeatable demo data, not secrets
+        self.rng = random.Random(SEED)  # noqa: S311 - repeatable demo data, not secrets  # nosec B311
         self.today = now.astimezone(TZ).date()
         self.first_day = self.today - timedelta(days=HISTORY_DAYS - 1)
         # Settings and staff existed a day before the first message.

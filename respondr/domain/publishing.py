@@ -132,7 +132,7 @@ def record(
     job.last_error = outcome.error[:2000]
     if outcome.outcome == "retry" and job.attempts < MAX_ATTEMPTS:
         job.status = "pending"
-        jitter = rng or random.Random()  # noqa: S311 - jitter, not a secret
+        jitter = rng or random.Random()  # noqa: S311 - jitter, not a secret  # nosec B311
         job.next_attempt_at = now + backoff(job.attempts, outcome.retry_after, jitter)
         # A timeout may have reached the platform: the next attempt must check first.
         job.outcome_unknown = job.outcome_unknown or outcome.maybe_sent

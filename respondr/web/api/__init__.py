@@ -95,5 +95,5 @@ from respondr.web.api import drafts, messages  # noqa: E402
 __all__ = ["bp", "drafts", "messages"]
 
 
-from respondr.web.api import ingest, reports  # noqa: E402,F401  (register their views on bp)
-from respondr.web.api import whatif  # noqa: E402,F401  (registers its view on bp)
+# These register their views on bp too; openapi serves /api/v1/openapi.json.
+from respondr.web.api import ingest, openapi, reports, whatif  # noqa: E402,F401

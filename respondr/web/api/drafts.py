@@ -12,6 +12,7 @@ from respondr.extensions import db
 from respondr.models import Draft, Message, Submission
 from respondr.timeutil import utcnow
 from respondr.web.api import api_requires, api_user, bp, json_body
+from respondr.web.converters import MAX_ID
 
 
 def submission_json(submission: Submission | None) -> dict[str, Any] | None:
@@ -79,8 +80,10 @@ def create_draft(message_id: int):
         abort(404, description=f"There is no message {message_id}.")
     body = json_body()
     stock_id = body.get("stock_response_id")
-    if stock_id is not None and not isinstance(stock_id, int):
-        raise ValidationError("stock_response_id must be a number.", "stock_response_id")
+    if stock_id is not None and not (isinstance(stock_id, int) and 0 <= stock_id <= MAX_ID):
+        raise ValidationError(
+            "stock_response_id must be a stock response's number.", "stock_response_id"
+        )
     existing = drafting.live_draft(db.session, message)
     version = existing.version if existing is not None else None
     if stock_id is not None:

@@ -12,6 +12,7 @@ from respondr.extensions import db
 from respondr.models import Message
 from respondr.timeutil import utcnow
 from respondr.web.api import api_requires, api_user, bp, json_body
+from respondr.web.converters import MAX_ID
 
 
 def message_json(message: Message) -> dict[str, Any]:
@@ -55,8 +56,8 @@ def _message(message_id: int) -> Message:
 
 def _int_arg(name: str) -> int | None:
     value = request.args.get(name, "")
-    if value and not value.isdigit():
-        raise ValidationError(f"{name} must be a number.", name)
+    if value and not (value.isdigit() and int(value) <= MAX_ID):
+        raise ValidationError(f"{name} must be a number from 0 to {MAX_ID}.", name)
     return int(value) if value else None
 
 
