@@ -53,7 +53,7 @@ BACKENDS ?= sqlite,postgres
 BENCH_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 bench: $(VENV)/.installed ## Benchmarks (not part of test): MESSAGES=1000000 for the full run; writes bench/results.json
 	@bash bench/ensure-wrk
-	$(PY) -m bench.run --messages $(MESSAGES) --backends $(BACKENDS) --postgres-url $(BENCH_POSTGRES_URL) $(if $(ONLY),--only $(ONLY))
+	$(PY) -m bench.run --messages $(MESSAGES) --backends $(BACKENDS) --postgres-url $(BENCH_POSTGRES_URL) $(if $(ONLY),--only $(ONLY)) $(if $(RUNS),--runs $(RUNS))
 
 clean: ## Remove the venv, caches and test artefacts (keeps instance/, your data)
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis test-artifacts

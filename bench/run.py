@@ -606,7 +606,7 @@ def bench_latency(backend: Backend, db: Database, runs: int, instance: Path) -> 
     per stage), each in a fresh process; peak memory as the peak RSS it added."""
     report_s, report_mb, sql_s, sql_mb = [], [], [], []
     report = sql = None
-    for _ in range(max(3, runs // 2 + 1)):
+    for _ in range(max(2, (runs + 1) // 2)):
         ours = probe("latency", db.url, "report")
         hand = probe("latency", db.url, "sql")
         report_s.append(ours["seconds"])
@@ -654,7 +654,7 @@ def bench_whatif(backend: Backend, db: Database, runs: int, instance: Path) -> d
         return {"available": False, "note": "respondr.domain.whatif has not landed", "met": None}
     seconds, peak = [], []
     result = None
-    for _ in range(max(3, runs // 2 + 1)):
+    for _ in range(max(2, (runs + 1) // 2)):
         out = probe("whatif", db.url, "corporate-clears-all")
         seconds.append(out["seconds"])
         peak.append(out["peak_mb"])
@@ -862,6 +862,64 @@ def table(entries: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _fig(figure: dict[str, Any], digits: int = 0) -> str:
+    return f"{figure['median']:,.{digits}f} / {figure['p95']:,.{digits}f}"
+
+
+def markdown(saved: dict[str, Any]) -> str:
+    """The README's tables, from the results file."""
+    verdict = {True: "met", False: "**not met**", None: "–"}
+    out = [
+        "| benchmark | backend | messages | respondr | the stack's limit | ratio | target |",
+        "| --- | --- | ---: | --- | --- | --- | --- |",
+    ]
+    inbox = [
+        "| case | backend | 10,000 msgs (ms) | N msgs (ms) | N | growth |",
+        "| --- | --- | --- | --- | ---: | ---: |",
+    ]
+    for e in saved["entries"]:
+        b, f = e["benchmark"], e.get("figures", {})
+        row = f"| {b} | {e['backend']} | {e['messages']:,} |"
+        met = verdict[e.get("met")]
+        if b == "ingest":
+            out.append(
+                f"{row} {_fig(f['respondr_requests_per_s'])} req/s | "
+                f"{_fig(f['bare_insert_requests_per_s'])} req/s (bare insert) | "
+                f"{_fig(f['ratio'], 3)} | {met} |"
+            )
+        elif b == "batch":
+            out.append(
+                f"{row} {_fig(f['respondr_http_messages_per_s'])} msg/s | "
+                f"{_fig(f['plain_loop_messages_per_s'])} msg/s (raw insert alone "
+                f"{_fig(f['raw_insert_only_messages_per_s'])}) | {_fig(f['ratio'], 3)} | {met} |"
+            )
+        elif b == "latency":
+            out.append(
+                f"{row} {_fig(f['report_seconds'], 2)} s, peak {_fig(f['report_peak_mb'])} MB | "
+                f"{_fig(f['hand_sql_seconds'], 2)} s (hand SQL) | {_fig(f['ratio'], 2)} | {met} |"
+            )
+        elif b == "whatif" and f:
+            out.append(
+                f"{row} {_fig(f['seconds'], 2)} s, peak {_fig(f['peak_mb'])} MB | – | – | {met} |"
+            )
+        elif b == "claims" and f:
+            out.append(
+                f"{row} p50 {f['claim_ms_p50']:.0f} ms, p99 {f['claim_ms_p99']:.0f} ms, "
+                f"{f['claims_won']:,} claims, {f['double_claims']} double | – | – | {met} |"
+            )
+        elif b == "inbox":
+            out.append(
+                f"{row} see below | – | worst growth {max(e['growth'].values()):.2f}× | {met} |"
+            )
+            for case, big in e["at_main"]["figures"].items():
+                small = e["at_small"]["figures"][case]
+                inbox.append(
+                    f"| {case} | {e['backend']} | {_fig(small, 1)} | {_fig(big, 1)} | "
+                    f"{e['messages']:,} | {e['growth'][case]:.2f}× |"
+                )
+    return "\n".join([*out, "", *inbox])
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=100_000)
@@ -872,7 +930,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--postgres-url",
         default=os.environ.get("BENCH_POSTGRES_URL") or "postgresql://postgres@127.0.0.1:5432/test",
     )
+    parser.add_argument(
+        "--markdown", action="store_true", help="print the README tables from the results"
+    )
     args = parser.parse_args(argv)
+    # Stopped with SIGTERM, still drop the scratch databases (the finally blocks run).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if args.markdown:
+        print(markdown(json.loads(RESULTS.read_text())))
+        return
     only = {b.strip() for b in args.only.split(",") if b.strip()}
     if unknown := only - set(BENCHMARKS):
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
