@@ -42,16 +42,15 @@ def test_about_to_breach_follows_the_organisations_warning_time(db, make_channel
 
     view = live_view(db, now=now)
     assert view.warning_seconds == 30 * 60
-    assert [m.id for m in view.about_to_breach] == [overdue.id, soon.id]
-    assert view.about_to_breach[0].sla_left_seconds == -600
+    assert [m.id for m in view.about_to_breach] == [soon.id]
+    assert view.about_to_breach[0].sla_left_seconds == 20 * 60
+    assert view.past_sla == 1  # the overdue one; the closed one no longer counts
 
     get_organisation(db).sla_warning_minutes = 60
     db.flush()
-    assert [m.id for m in live_view(db, now=now).about_to_breach] == [
-        overdue.id,
-        soon.id,
-        later.id,
-    ]
+    view = live_view(db, now=now)
+    assert [m.id for m in view.about_to_breach] == [soon.id, later.id]
+    assert overdue.id not in {m.id for m in view.about_to_breach}
 
 
 def test_each_approver_sees_what_they_can_clear_now(db, make_user, make_channel, make_message):

@@ -4,12 +4,13 @@ approvals pending per approver, messages about to breach their SLA)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.sql import Select
 
+from respondr.domain import sla_alerts
 from respondr.domain.approval_analytics import approval_analytics
 from respondr.domain.inbox import OPEN_STATUSES
 from respondr.domain.organisation import get_organisation
@@ -51,6 +52,9 @@ class LiveView:
     """The open message that has waited longest."""
     pending_by_approver: tuple[ApproverLoad, ...]
     about_to_breach: tuple[WaitingMessage, ...]
+    """Open, due within the warning time and not past it yet, soonest first."""
+    past_sla: int
+    """Open messages already past their SLA."""
     warning_seconds: float
 
 
@@ -68,23 +72,11 @@ def _waiting(message: Message, now: datetime) -> WaitingMessage:
     )
 
 
+_SHOWN = (joinedload(Message.channel), joinedload(Message.fan), joinedload(Message.assignee))
+
+
 def _open_messages() -> Select[Message]:
-    return (
-        select(Message)
-        .options(joinedload(Message.channel), joinedload(Message.fan), joinedload(Message.assignee))
-        .where(Message.status.in_(OPEN_STATUSES))
-    )
-
-
-def about_to_breach(session: Session, *, now: datetime, within: timedelta) -> list[Message]:
-    """Open messages whose SLA runs out within ``within`` (or has run out), soonest first."""
-    query = (
-        _open_messages()
-        .where(Message.sla_due_at < now + within)
-        .order_by(Message.sla_due_at, Message.id)
-        .limit(ABOUT_TO_BREACH_LIMIT)
-    )
-    return list(session.scalars(query))
+    return select(Message).options(*_SHOWN).where(Message.status.in_(OPEN_STATUSES))
 
 
 def pending_by_approver(session: Session, *, now: datetime, tz: str) -> tuple[ApproverLoad, ...]:
@@ -98,7 +90,6 @@ def pending_by_approver(session: Session, *, now: datetime, tz: str) -> tuple[Ap
 
 def live_view(session: Session, *, now: datetime) -> LiveView:
     org = get_organisation(session)
-    warning = timedelta(minutes=org.sla_warning_minutes)
     by_status = (
         select(Message.status, func.count())
         .where(Message.status.in_(OPEN_STATUSES))
@@ -108,6 +99,10 @@ def live_view(session: Session, *, now: datetime) -> LiveView:
     oldest = session.scalars(
         _open_messages().order_by(Message.received_at, Message.id).limit(1)
     ).first()
+    breaching = sla_alerts.about_to_breach(session, now=now).options(*_SHOWN)
+    past_due = select(func.count()).where(
+        Message.status.in_(OPEN_STATUSES), Message.sla_due_at <= now
+    )
     return LiveView(
         now=now,
         queue_depth=counts.get("new", 0),
@@ -116,7 +111,9 @@ def live_view(session: Session, *, now: datetime) -> LiveView:
         oldest=_waiting(oldest, now) if oldest else None,
         pending_by_approver=pending_by_approver(session, now=now, tz=org.timezone),
         about_to_breach=tuple(
-            _waiting(message, now) for message in about_to_breach(session, now=now, within=warning)
+            _waiting(message, now)
+            for message in session.scalars(breaching.limit(ABOUT_TO_BREACH_LIMIT))
         ),
-        warning_seconds=warning.total_seconds(),
+        past_sla=session.scalar(past_due) or 0,
+        warning_seconds=sla_alerts.warning_time(session).total_seconds(),
     )
