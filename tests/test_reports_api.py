@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from respondr.domain import metrics
+from respondr.domain import business_hours, metrics
 from tests.conftest import sign_in
 from tests.test_drafting_api import bearer
 from tests.test_metrics import FREE, HELD, write
@@ -119,3 +119,38 @@ def test_only_managers_and_admins_may_read_it(client, db, make_user):
     assert response.status_code == 403
     admin = make_user(roles="admin")
     assert client.get("/api/v1/reports/latency", headers=bearer(db, admin)).status_code == 200
+
+
+def test_business_hours_time_sits_beside_calendar_time(client, db, make_user, make_channel):
+    agent = make_user()
+    channel = make_channel(name="Shop desk")
+    channel.business_hours = business_hours.validate_spec(
+        {
+            "timezone": "Europe/London",
+            "hours": {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")},
+            "holidays": [],
+        }
+    )
+    friday = datetime(2026, 3, 6, 16, 0, tzinfo=UTC)  # 16:00 in London, an hour before closing
+    monday = friday + timedelta(days=3, hours=-6)  # 10:00 on Monday
+    write(
+        db,
+        channel,
+        received_at=friday,
+        steps=[
+            (monday - timedelta(minutes=30), "claimed", agent.id, {}),
+            (monday - timedelta(minutes=20), "draft_started", agent.id, {}),
+            (monday - timedelta(minutes=10), "submitted", agent.id, FREE),
+            (monday, "published", None, {}),
+        ],
+    )
+    db.commit()
+    manager = make_user(roles="manager")
+    query = "from=2026-03-02&to=2026-03-09&group_by=channel"
+    body = client.get(f"/api/v1/reports/latency?{query}", headers=bearer(db, manager)).get_json()
+    calendar = body["tables"]["summary"]["rows"][0]["ttfr_p50_s"]
+    assert calendar == 66 * 3600
+    [row] = body["tables"]["business"]["rows"]
+    assert row["group"] == "Shop desk"
+    assert row["ttfr_p50_s"] == 2 * 3600  # Friday 16–17 and Monday 09–10
+    assert row["queue_wait_p50_s"] == 3600 + 30 * 60

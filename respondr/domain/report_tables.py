@@ -534,6 +534,28 @@ def _neglected(channels: Sequence[metrics.NeglectedChannel], tz: str, now: datet
     return _table("neglected", "Neglected channels (longest since our last reply)", columns, rows)
 
 
+def _business(report: metrics.Report) -> Table:
+    """The same durations counted in business hours only, for the groups with messages on
+    channels that have business hours."""
+    series = ("ttfr", *metrics.TTFR_STAGES)
+    rows: list[Record] = []
+    for row in report.rows:
+        business = row.business
+        if business["ttfr"].count == 0 and all(business[name].count == 0 for name in series):
+            continue
+        record: Record = {"group": row.label, "answered": business["ttfr"].count}
+        for name in series:
+            record[f"{name}_p50_s"] = _round(business[name].p50)
+            record[f"{name}_p90_s"] = _round(business[name].p90)
+        rows.append(record)
+    columns = [Column("group", "Group"), Column("answered", "Answered", "count")]
+    for name in series:
+        label = metrics.STAGE_LABELS[name]
+        columns.append(Column(f"{name}_p50_s", f"{label} median", "seconds"))
+        columns.append(Column(f"{name}_p90_s", f"{label} p90", "seconds"))
+    return _table("business", "In business hours", columns, rows)
+
+
 def latency_tables(
     session: Session, period: Period, *, group_by: str | None, now: datetime
 ) -> LatencyTables:
@@ -572,6 +594,7 @@ def latency_tables(
         _sla(session, report("channel")),
         _neglected(metrics.neglected_channels(session, now=now), period.tz, now),
         _table("groups", "Every stage", latency_columns(), map(latency_record, chosen.rows)),
+        _business(chosen),
     ]
     return LatencyTables(
         period=period,
