@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ from flask import Flask
 from respondr.extensions import db as flask_db
 from respondr.migrate import upgrade
 from tests.drills.harness import AppServer, Process, Stack, ThrowawayRedis, inspection_app
+from tests.test_publishing import Platform
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -62,3 +64,14 @@ def cluster(databases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clu
         with app.app_context():
             flask_db.session.remove()
             flask_db.engine.dispose()
+
+
+@pytest.fixture
+def platform() -> Iterator[Platform]:
+    """A platform for replies that records every call and deduplicates posts by
+    Idempotency-Key (the publishing tests' own)."""
+    server = Platform([])
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()

@@ -25,15 +25,14 @@ from huey.exceptions import TaskLockedException
 from sqlalchemy import create_engine, func, select, text, update
 
 from respondr import tasks
-from respondr.domain import accounts, drafting
-from respondr.domain import channels as channel_ops
-from respondr.domain.policies import find_policy, set_channel_policy
+from respondr.domain import accounts
 from respondr.domain.presets import ensure_presets
 from respondr.extensions import db as flask_db
 from respondr.migrate import upgrade
 from respondr.models import Message, PublishedReply, PublishJob
 from respondr.timeutil import utcnow
 from tests import factories
+from tests.drills import scenes
 from tests.drills.harness import (
     AppServer,
     Stack,
@@ -220,44 +219,11 @@ def start_worker(drill):
         worker.stop()
 
 
-@pytest.fixture
-def platform():
-    server = Platform([])
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
 def reply_waiting_for_approval(drill: Drill, platform: Platform, *, timeout: float = 10) -> int:
-    """A draft on a webhook channel held for Carol's approval; returns the draft id."""
-    with drill.app.app_context():
-        session = flask_db.session
-        channel = factories.create_channel(session)
-        set_channel_policy(
-            session, channel, find_policy(session, "corporate-clears-all"), actor=None, now=utcnow()
-        )
-        channel_ops.set_connector(
-            session,
-            channel,
-            connector="webhook",
-            url=platform.url + "/replies",
-            token="outbound-signing-secret",
-            page_id=None,
-            secret_key=drill.stack.secret_key,
-            actor=None,
-            now=utcnow(),
-        )
-        channel.connector_config = {**channel.connector_config, "timeout_seconds": timeout}
-        author = factories.create_user(session)
-        message = factories.create_message(session, channel)
-        draft = drafting.save_draft(
-            session, message, author=author, text="On its way!", version=None, now=utcnow()
-        )
-        drafting.submit(session, draft, actor=author, now=utcnow())
-        session.commit()
-        draft_id = draft.id
-        flask_db.session.remove()
+    """A draft held for Carol's approval on a channel publishing to ``platform``."""
+    draft_id, _message_id = scenes.reply_waiting_for_approval(
+        drill.app, platform, secret_key=drill.stack.secret_key, timeout=timeout
+    )
     return draft_id
 
 

@@ -4,16 +4,12 @@ over real HTTP: whichever server a request lands on, each thing happens exactly 
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import requests
 from sqlalchemy import func, select
 
-from respondr.domain import accounts, drafting
-from respondr.domain import channels as channel_ops
-from respondr.domain.policies import find_policy, set_channel_policy
-from respondr.domain.presets import ensure_presets
+from respondr.domain import accounts
 from respondr.extensions import db as flask_db
 from respondr.models import (
     Message,
@@ -24,10 +20,10 @@ from respondr.models import (
 )
 from respondr.timeutil import utcnow
 from tests import factories
+from tests.drills import scenes
 from tests.drills.harness import wait_for
 from tests.drills.visitor import Visitor, at_once, deliver, delivery
 from tests.test_approval_races import decisions
-from tests.test_publishing import Platform
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -99,91 +95,59 @@ def test_many_agents_claiming_the_same_messages_through_both_servers_get_one_win
         flask_db.session.remove()
 
 
-def test_two_approvers_on_different_servers_make_one_decision_and_one_post(cluster):
+def test_two_approvers_on_different_servers_make_one_decision_and_one_post(cluster, platform):
     """Carol signs in on server A and Dana on server B; both press Approve at once. The
     worker publishes through a webhook that records every call it gets."""
     app = cluster.app
-    platform = Platform([])
-    threading.Thread(target=platform.serve_forever, daemon=True).start()
-    try:
+    draft_id, message_id = scenes.reply_waiting_for_approval(
+        app, platform, secret_key=cluster.stack.secret_key, text="See you at 8!"
+    )
+    with app.app_context():
+        carol = factories.create_user(flask_db.session, name="Carol", roles="approver")
+        dana = factories.create_user(flask_db.session, name="Dana", roles="approver")
+        emails = carol.email, dana.email
+        flask_db.session.remove()
+
+    approvers = [(Visitor(emails[0]), cluster.a.url), (Visitor(emails[1]), cluster.b.url)]
+    action = f"/drafts/{draft_id}/approve"
+    posts = []
+    for visitor, server in approvers:
+        visitor.sign_in(server)
+        fields = visitor.form(f"{server}/approvals", action)
+        posts.append(lambda v=visitor, s=server, f=fields: v.post(s + action, f))
+    pages = [answer.text for answer in at_once(posts)]
+
+    said = sorted(
+        "approved" if "Approved: the reply goes out." in page else "too late" for page in pages
+    )
+    assert said == ["approved", "too late"]
+    assert any("Someone decided on this reply a moment ago." in page for page in pages)
+
+    def published() -> bool:
         with app.app_context():
-            session = flask_db.session
-            ensure_presets(session, now=utcnow())
-            channel = factories.create_channel(session)
-            set_channel_policy(
-                session,
-                channel,
-                find_policy(session, "corporate-clears-all"),
-                actor=None,
-                now=utcnow(),
+            found = flask_db.session.scalar(
+                select(PublishedReply).where(PublishedReply.draft_id == draft_id)
             )
-            channel_ops.set_connector(
-                session,
-                channel,
-                connector="webhook",
-                url=platform.url + "/replies",
-                token="outbound-signing-secret",
-                page_id=None,
-                secret_key=cluster.stack.secret_key,
-                actor=None,
-                now=utcnow(),
-            )
-            author = factories.create_user(session, name="Bernie")
-            message = factories.create_message(session, channel)
-            draft = drafting.save_draft(
-                session, message, author=author, text="See you at 8!", version=None, now=utcnow()
-            )
-            drafting.submit(session, draft, actor=author, now=utcnow())
-            carol = factories.create_user(session, name="Carol", roles="approver")
-            dana = factories.create_user(session, name="Dana", roles="approver")
-            session.commit()
-            draft_id, message_id = draft.id, message.id
-            emails = carol.email, dana.email
             flask_db.session.remove()
+        return found is not None
 
-        approvers = [(Visitor(emails[0]), cluster.a.url), (Visitor(emails[1]), cluster.b.url)]
-        action = f"/drafts/{draft_id}/approve"
-        posts = []
-        for visitor, server in approvers:
-            visitor.sign_in(server)
-            fields = visitor.form(f"{server}/approvals", action)
-            posts.append(lambda v=visitor, s=server, f=fields: v.post(s + action, f))
-        pages = [answer.text for answer in at_once(posts)]
-
-        said = sorted(
-            "approved" if "Approved: the reply goes out." in page else "too late" for page in pages
+    wait_for(published, timeout=30, what="the worker to publish the approved reply")
+    time.sleep(1)  # room for a second post, if anything were to send one
+    assert len(platform.requests) == 1
+    assert json.loads(platform.requests[0]["body"])["text"] == "See you at 8!"
+    with app.app_context():
+        replies = flask_db.session.scalar(
+            select(func.count())
+            .select_from(PublishedReply)
+            .where(PublishedReply.draft_id == draft_id)
         )
-        assert said == ["approved", "too late"]
-        assert any("Someone decided on this reply a moment ago." in page for page in pages)
-
-        def published() -> bool:
-            with app.app_context():
-                found = flask_db.session.scalar(
-                    select(PublishedReply).where(PublishedReply.draft_id == draft_id)
-                )
-                flask_db.session.remove()
-            return found is not None
-
-        wait_for(published, timeout=30, what="the worker to publish the approved reply")
-        time.sleep(1)  # room for a second post, if anything were to send one
-        assert len(platform.requests) == 1
-        assert json.loads(platform.requests[0]["body"])["text"] == "See you at 8!"
-        with app.app_context():
-            replies = flask_db.session.scalar(
-                select(func.count())
-                .select_from(PublishedReply)
-                .where(PublishedReply.draft_id == draft_id)
-            )
-            flask_db.session.remove()
-        assert decisions(app, draft_id) == (1, 1)  # one decision, one "approved" event
-        assert replies == 1
-        # Either approver, on either server, sees it published.
-        for visitor, server in approvers:
-            page = visitor.get(f"{server}/messages/{message_id}").text
-            assert "Published" in page
-    finally:
-        platform.shutdown()
-        platform.server_close()
+        flask_db.session.remove()
+    assert decisions(app, draft_id) == (1, 1)  # one decision, one "approved" event
+    assert replies == 1
+    # Either approver, on either server, sees it published.
+    for visitor, server in approvers:
+        page = visitor.get(f"{server}/messages/{message_id}").text
+        assert "Published" in page
 
 
 def test_the_same_webhook_delivery_sent_to_both_servers_at_once_is_stored_once(cluster):
