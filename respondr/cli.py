@@ -132,6 +132,37 @@ def revoke_token(email: str | None, prefix: str | None) -> None:
 
 
 @click.group()
+def fans() -> None:
+    """Fans' personal data."""
+
+
+@fans.command("erase")
+@click.option("--channel", "channel_ref", required=True, help="Channel name or id.")
+@click.option("--handle", required=True, help="The fan's handle on that channel.")
+@click.option("--yes", is_flag=True, help="Erase without asking first.")
+@with_appcontext
+def erase_fan(channel_ref: str, handle: str, yes: bool) -> None:
+    """Erase a fan's handle, name, profile and message text (a data-protection request),
+    keeping the anonymous timing reports count; recorded in the audit log."""
+    from respondr.domain import erasure
+
+    with transaction():
+        fan = erasure.find_fan(db.session, channel_ref, handle)
+        if not yes:
+            click.confirm(
+                f"Erase {fan.handle} on {fan.channel.name}: their name, profile and the text of "
+                f"{erasure.messages_of(db.session, fan)} message(s)? This cannot be undone.",
+                abort=True,
+            )
+        done = erasure.erase_fan(db.session, fan, actor=None, now=utcnow())
+    click.echo(
+        f"Erased fan {done.fan_id} on {done.channel}: the text of {done.messages} message(s), "
+        f"{done.notes} note(s) and their name in {done.notifications} notification(s). "
+        "Their timing stays in the reports."
+    )
+
+
+@click.group()
 def channels() -> None:
     """Manage channels."""
 
@@ -546,6 +577,7 @@ def register(app: Flask) -> None:
         users,
         tokens,
         channels,
+        fans,
         policies_group,
         demo,
         import_messages,
