@@ -7,7 +7,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, render_template
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import DateField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, Optional
@@ -19,6 +18,7 @@ from respondr.domain.presets import PRESETS
 from respondr.extensions import db
 from respondr.models import ApprovalPolicy
 from respondr.timeutil import utcnow
+from respondr.web.forms import Form
 from respondr.web.layout import duration, org_zone
 from respondr.web.permissions import requires
 from respondr.web.reports import READERS
@@ -28,7 +28,7 @@ bp = Blueprint("whatif", __name__, url_prefix="/reports/whatif")
 FORM_FIELDS = {"from": "start", "to": "end", "policy": "policy"}
 
 
-class WhatIfForm(FlaskForm):
+class WhatIfForm(Form):
     start = DateField("From", validators=[Optional()])
     end = DateField("To (not included)", validators=[Optional()])
     policy = SelectField("Policy to replay", validators=[DataRequired()])
