@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -944,12 +944,18 @@ def assert_agrees(actual: Report, expected: dict[Any, ReportRow]) -> None:
 
 
 def assert_stages_add_up(db) -> None:
-    """Per message, in the database: the five stages add up exactly to TTFR."""
+    """Per message, in the database: the five stages add up exactly to TTFR, in calendar
+    time and in business hours alike (the stages' spans cut TTFR's span into pieces)."""
     dialect = db.connection().dialect.name
-    query = metrics.message_stages(dialect, Scope(None, None, "UTC", None, GENERATED_NOW))
-    for row in db.execute(query):
+    scope = Scope(None, None, "UTC", None, GENERATED_NOW)
+    scope = replace(scope, hours=metrics.business_intervals(db, scope))
+    assert scope.hours
+    for row in db.execute(metrics.message_stages(dialect, scope)):
         if row.answered:
             assert sum(getattr(row, name) or 0 for name in TTFR_STAGES) == row.ttfr
+            if row.business_ttfr is not None:
+                business = sum(getattr(row, f"business_{name}") or 0 for name in TTFR_STAGES)
+                assert business == row.business_ttfr
 
 
 def check_against_reference(db, *, start, end, tz, now, groupings=(None, *GROUPINGS)) -> None:
