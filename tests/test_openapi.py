@@ -96,3 +96,16 @@ schema = schemathesis.openapi.from_dict(document())
 def test_the_api_keeps_to_its_document(case, api_app):
     token = api_app.config["TEST_TOKEN"]
     case.call_and_validate(app=api_app, headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)
+
+
+def test_a_report_over_centuries_is_a_400_not_an_outage(client, db):
+    """Found by schemathesis: the day-by-day series of a 1,900-year period overflowed
+    SQLite's bound-parameter limit and was answered as a database outage (503)."""
+    user = factories.create_user(db, roles="manager")
+    token = accounts.create_api_token(db, user, actor=None, now=utcnow())
+    db.commit()
+    response = client.get(
+        "/api/v1/reports/latency?from=0116-01-05", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 400
+    assert response.get_json()["field"] == "from"

@@ -24,6 +24,8 @@ from respondr.domain.errors import ValidationError
 from respondr.models import ApprovalPolicy, AuditEntry, Channel, PolicyVersion, User
 
 DEFAULT_DAYS = 28
+# The longest period a report covers (its day-by-day series must fit one SQL statement).
+MAX_DAYS = 3 * 366
 CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 Cell = str | int | float | None
@@ -121,6 +123,10 @@ def parse_period(start: str | None, end: str | None, *, tz: str, today: date) ->
     first = first or (after - timedelta(days=DEFAULT_DAYS))
     if first >= after:
         raise ValidationError("to must be after from (it is the day after the last one).", "to")
+    if (after - first).days > MAX_DAYS:
+        raise ValidationError(
+            f"A report covers at most {MAX_DAYS:,} days; choose a later from.", "from"
+        )
     return Period(first, after, tz)
 
 
