@@ -283,7 +283,9 @@ def test_every_page_shows_hostile_text_escaped_and_verbatim(app, client, db, hos
         checked[endpoint] = checked.get(endpoint, 0) + 1
     assert problems == []
     # The pages that show fan text were all among those checked, each hostile text in full.
-    assert {"inbox.index", "inbox.message_page", "drafts.draft_history", "drafts.queue"} <= set(checked)
+    assert {"inbox.index", "inbox.message_page", "drafts.draft_history", "drafts.queue"} <= set(
+        checked
+    )
     for key, text in HOSTILE.items():
         assert text in shown, f"{key} was never shown in full"
 
