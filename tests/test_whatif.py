@@ -187,6 +187,12 @@ def test_unknown_policies_and_backwards_periods_name_the_field(db, people):
     assert backwards.value.field == "to"
 
 
+def test_a_day_before_the_calendar_starts_is_out_of_range(db):
+    with pytest.raises(whatif.ValidationError) as early:
+        replay(db, "open", start=date(1, 1, 1), end=date(1, 1, 2), tz="Asia/Tokyo")
+    assert (early.value.field, early.value.message) == ("from", "from is out of range.")
+
+
 def test_a_preset_not_saved_yet_can_still_be_replayed(db):
     result = replay(db, "Trusted staff free")
     assert result.policy == "Trusted staff free (preset)"
@@ -261,6 +267,8 @@ def test_the_command_line_prints_the_comparison_and_its_assumptions(db, runner, 
         ({"policy": "open", "from": "5 January"}, "from"),
         ({"policy": "open", "from": "2026-01-06", "to": "2026-01-05"}, "to"),
         ({"policy": "open", "to": 20260105}, "to"),
+        ({"policy": "open", "from": "1900-01-01", "to": "2026-01-01"}, "from"),
+        ({"policy": "op\u0000en"}, "policy"),
     ],
 )
 def test_the_api_answers_bad_input_with_a_field_error(db, client, body, field):

@@ -205,6 +205,8 @@ class _Replayed:
 
 def _replayed_policy(session: Session, ref: str) -> _Replayed:
     """A saved policy's current version, else a preset as shipped (by slug or name)."""
+    if "\x00" in ref:
+        raise ValidationError("The policy's name cannot contain a NUL character.", "policy")
     try:
         found = find_policy(session, ref)
     except NotFound as error:
@@ -537,6 +539,13 @@ def _rows(session: Session, query: Any) -> Iterator[Any]:
         result.close()
 
 
+def _instant(value: date | datetime | None, tz: str, field: str) -> datetime | None:
+    try:
+        return metrics.period_instant(value, tz)
+    except OverflowError:
+        raise ValidationError(f"{field} is out of range.", field) from None
+
+
 def run_whatif(
     session: Session,
     *,
@@ -553,13 +562,15 @@ def run_whatif(
     Raises :class:`ValidationError` naming ``policy``, ``from``, ``to`` or ``tz``.
     """
     metrics.parse_zone(tz)
-    first, last = metrics.period_instant(start, tz), metrics.period_instant(end, tz)
+    first, last = _instant(start, tz, "from"), _instant(end, tz, "to")
     if first is not None and last is not None and last <= first:
         raise ValidationError("The period must end after it starts.", "to")
     replayed = _replayed_policy(session, policy_ref)
     reads = _conditions_read(replayed.rules)
     scope = metrics.Scope(first, last, tz, None, now)
-    query = _query(session.connection().dialect.name, scope, reads)
+    connection = session.connection()
+    metrics.prepare(connection)  # the SQLite functions the latency query may use
+    query = _query(connection.dialect.name, scope, reads)
     columns = [column.key for column in query.selected_columns]
     judge = _Judge(session, replayed, reads, columns)
     local_hour = _LocalHour(tz)
