@@ -570,9 +570,25 @@ def whatif_command(policy_ref: str, start, end, fmt: str) -> None:  # type: igno
         click.echo(f"- {sentence}")
 
 
+@click.command("sla-warning")
+@click.argument("minutes", type=int, required=False)
+@with_appcontext
+def sla_warning(minutes: int | None) -> None:
+    """Show, or set to MINUTES, how long before its SLA runs out a message is flagged as
+    about to breach (inbox badge, and a notice to whoever should answer it)."""
+    from respondr.domain import sla_alerts
+
+    if minutes is not None:
+        with transaction():
+            sla_alerts.set_warning_time(db.session, minutes, actor=None, now=utcnow())
+    warning = sla_alerts.warning_time(db.session)
+    click.echo(f"SLA warning time: {warning.total_seconds() / 60:.0f} min")
+
+
 def register(app: Flask) -> None:
     for command in (
         report,
+        sla_warning,
         init_db,
         users,
         tokens,

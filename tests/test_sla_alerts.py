@@ -13,7 +13,7 @@ from respondr import tasks
 from respondr.domain import sla_alerts
 from respondr.domain.organisation import get_organisation
 from respondr.extensions import db as flask_db
-from respondr.models import Message, Notification, WorkflowEvent
+from respondr.models import AuditEntry, Message, Notification, WorkflowEvent
 from respondr.timeutil import utcnow
 from tests import factories
 from tests.conftest import sign_in
@@ -175,3 +175,18 @@ def test_the_minute_task_warns_and_records_breaches_once(task_app):
     ((_sender, recipients, body),) = mailbox.messages
     assert recipients == ["bernie@bernies.example"]
     assert re.search(r"is due in (9|10) min", body)
+
+
+def test_the_warning_time_is_set_from_the_command_line_audited_and_checked(runner, db):
+    assert runner.invoke(args=["sla-warning"]).output == "SLA warning time: 30 min\n"
+    result = runner.invoke(args=["sla-warning", "45"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "SLA warning time: 45 min\n"
+    db.expire_all()
+    assert sla_alerts.warning_time(db) == timedelta(minutes=45)
+    entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "organisation.sla_warning"))
+    assert entry is not None and entry.details == {"from": 30, "to": 45}
+    refused = runner.invoke(args=["sla-warning", "0"])
+    assert refused.exit_code != 0
+    assert "from 1 to 10080 minutes" in refused.output
+    assert runner.invoke(args=["sla-warning"]).output == "SLA warning time: 45 min\n"
