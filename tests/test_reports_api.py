@@ -103,6 +103,7 @@ def test_the_api_and_the_csv_give_the_same_numbers(client, db, make_user, histor
         ("to=tomorrow", "to"),
         ("from=2026-03-09&to=2026-03-02", "to"),
         ("group_by=mood", "group_by"),
+        ("from=2020-01-01&to=5000-08-06", "from"),  # centuries: too long a period
     ],
 )
 def test_bad_input_is_a_400_naming_the_field(client, db, make_user, query, field):
@@ -110,6 +111,14 @@ def test_bad_input_is_a_400_naming_the_field(client, db, make_user, query, field
     response = client.get(f"/api/v1/reports/latency?{query}", headers=bearer(db, manager))
     assert response.status_code == 400
     assert response.get_json()["field"] == field
+
+
+def test_a_year_long_ago_is_an_empty_report(client, db, make_user):
+    manager = make_user(roles="manager")
+    query = "from=0775-05-15&to=0776-05-15"
+    response = client.get(f"/api/v1/reports/latency?{query}", headers=bearer(db, manager))
+    assert response.status_code == 200
+    assert response.get_json()["tables"]["summary"]["rows"][0]["received"] == 0
 
 
 def test_only_managers_and_admins_may_read_it(client, db, make_user):
