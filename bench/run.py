@@ -782,7 +782,9 @@ RUNNERS: dict[str, Callable[[Backend, Database, int, Path], dict[str, Any]]] = {
 }
 
 
-def run_backend(name: str, args: argparse.Namespace, only: set[str]) -> list[dict[str, Any]]:
+def run_backend(
+    name: str, args: argparse.Namespace, only: set[str], meta: dict[str, Any]
+) -> list[dict[str, Any]]:
     backend = Backend(name, args.postgres_url)
     entries: list[dict[str, Any]] = []
 
@@ -795,6 +797,8 @@ def run_backend(name: str, args: argparse.Namespace, only: set[str]) -> list[dic
             **outcome,
         }
         entries.append(entry)
+        entry["database"] = version
+        save(merge([entry], meta))  # each figure kept as soon as it is measured
         log(f"{name} {bench} @ {messages:,}: {json.dumps(outcome.get('figures', outcome))[:400]}")
 
     try:
@@ -808,11 +812,13 @@ def run_backend(name: str, args: argparse.Namespace, only: set[str]) -> list[dic
         for bench, runner in RUNNERS.items():
             if bench in only:
                 record(bench, args.messages, runner(backend, main, args.runs, backend.folder))
-        for entry in entries:
-            entry["database"] = version
     finally:
         backend.close()
     return entries
+
+
+def save(results: dict[str, Any]) -> None:
+    RESULTS.write_text(json.dumps(results, indent=1, default=str) + "\n")
 
 
 def merge(entries: list[dict[str, Any]], meta: dict[str, Any]) -> dict[str, Any]:
@@ -866,6 +872,10 @@ def _fig(figure: dict[str, Any], digits: int = 0) -> str:
     return f"{figure['median']:,.{digits}f} / {figure['p95']:,.{digits}f}"
 
 
+def _peak(figure: dict[str, Any] | None) -> str:
+    return f"peak {_fig(figure)} MB" if figure else "peak not measured"
+
+
 def markdown(saved: dict[str, Any]) -> str:
     """The README's tables, from the results file."""
     verdict = {True: "met", False: "**not met**", None: "–"}
@@ -895,12 +905,12 @@ def markdown(saved: dict[str, Any]) -> str:
             )
         elif b == "latency":
             out.append(
-                f"{row} {_fig(f['report_seconds'], 2)} s, peak {_fig(f['report_peak_mb'])} MB | "
+                f"{row} {_fig(f['report_seconds'], 2)} s, {_peak(f.get('report_peak_mb'))} | "
                 f"{_fig(f['hand_sql_seconds'], 2)} s (hand SQL) | {_fig(f['ratio'], 2)} | {met} |"
             )
         elif b == "whatif" and f:
             out.append(
-                f"{row} {_fig(f['seconds'], 2)} s, peak {_fig(f['peak_mb'])} MB | – | – | {met} |"
+                f"{row} {_fig(f['seconds'], 2)} s, {_peak(f.get('peak_mb'))} | – | – | {met} |"
             )
         elif b == "claims" and f:
             out.append(
@@ -958,9 +968,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     entries: list[dict[str, Any]] = []
     for name in backends:
-        entries += run_backend("postgresql" if name == "postgres" else name, args, only)
+        entries += run_backend("postgresql" if name == "postgres" else name, args, only, meta)
     print(table(entries))
-    RESULTS.write_text(json.dumps(merge(entries, meta), indent=1, default=str) + "\n")
     log(f"figures merged into {RESULTS.relative_to(ROOT)}")
 
 
