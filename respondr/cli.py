@@ -576,11 +576,13 @@ def whatif_command(policy_ref: str, start, end, fmt: str) -> None:  # type: igno
 def sla_warning(minutes: int | None) -> None:
     """Show, or set to MINUTES, how long before its SLA runs out a message is flagged as
     about to breach (inbox badge, and a notice to whoever should answer it)."""
-    from respondr.domain import sla_alerts
+    from respondr.domain import organisation, sla_alerts
 
     if minutes is not None:
         with transaction():
-            sla_alerts.set_warning_time(db.session, minutes, actor=None, now=utcnow())
+            organisation.update_settings(
+                db.session, actor=None, now=utcnow(), sla_warning_minutes=minutes
+            )
     warning = sla_alerts.warning_time(db.session)
     click.echo(f"SLA warning time: {warning.total_seconds() / 60:.0f} min")
 

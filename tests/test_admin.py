@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from respondr.domain import audit
+from respondr.domain.organisation import get_organisation
 from respondr.models import AuditEntry, Channel, Message, User
 from tests.conftest import csrf_token, sign_in
 
@@ -244,3 +245,44 @@ def test_admin_sets_a_webhook_connector_and_sees_its_secret_once(
     )
     assert facebook.status_code == 400 and "page access token" in facebook.get_data(as_text=True)
     assert db.get(Channel, channel.id).connector == "webhook"
+
+
+def test_admin_changes_the_organisation_settings_all_or_nothing(client, db, make_user):
+    admin_client(client, make_user)
+    token = csrf_token(client, "/admin/organisation")
+    good = {
+        "name": "Bernie's Books",
+        "timezone": "Europe/London",
+        "claim_lapse_minutes": "20",
+        "sla_warning_minutes": "45",
+        "csrf_token": token,
+    }
+    response = client.post("/admin/organisation", data=good)
+    assert response.status_code == 302
+    org = get_organisation(db)
+    db.refresh(org)
+    assert (org.name, org.timezone, org.claim_lapse_minutes, org.sla_warning_minutes) == (
+        "Bernie's Books",
+        "Europe/London",
+        20,
+        45,
+    )
+    entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "organisation.settings"))
+    assert entry.details["timezone"] == ["UTC", "Europe/London"]
+    assert entry.details["sla_warning_minutes"] == [30, 45]
+
+    token = csrf_token(client, "/admin/organisation")
+    response = client.post(
+        "/admin/organisation",
+        data={**good, "timezone": "Mars/Olympus", "sla_warning_minutes": "60", "csrf_token": token},
+    )
+    assert response.status_code == 400
+    assert "not a timezone name" in response.get_data(as_text=True)
+    db.refresh(org)
+    assert (org.timezone, org.sla_warning_minutes) == ("Europe/London", 45)
+
+
+def test_only_admins_may_change_the_organisation_settings(client, db, make_user):
+    make_user(roles="manager", email="jerry@example.com")
+    sign_in(client, "jerry@example.com")
+    assert client.get("/admin/organisation").status_code == 403

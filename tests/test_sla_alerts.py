@@ -184,8 +184,8 @@ def test_the_warning_time_is_set_from_the_command_line_audited_and_checked(runne
     assert result.output == "SLA warning time: 45 min\n"
     db.expire_all()
     assert sla_alerts.warning_time(db) == timedelta(minutes=45)
-    entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "organisation.sla_warning"))
-    assert entry is not None and entry.details == {"from": 30, "to": 45}
+    entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "organisation.settings"))
+    assert entry is not None and entry.details == {"sla_warning_minutes": [30, 45]}
     refused = runner.invoke(args=["sla-warning", "0"])
     assert refused.exit_code != 0
     assert "from 1 to 10080 minutes" in refused.output

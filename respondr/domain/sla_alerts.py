@@ -10,7 +10,8 @@ Who is told: the person the message is with (the claim holder, else the assignee
 when it is with nobody, the available members of the team it was routed to; when it was
 routed to no team either, every available agent. The warning itself is recorded as an
 ``sla_warned`` workflow event naming who was told: that record is what makes it once.
-The warning time is set with ``respondr sla-warning MINUTES`` (:func:`set_warning_time`).
+The warning time is set on the admin's Organisation page or with ``respondr sla-warning
+MINUTES`` (:func:`respondr.domain.organisation.update_settings`).
 """
 
 from __future__ import annotations
@@ -23,14 +24,11 @@ from sqlalchemy import Exists, Select, exists, select
 from sqlalchemy.orm import Session, joinedload
 
 from respondr import signals
-from respondr.domain import audit
-from respondr.domain.errors import ValidationError
 from respondr.domain.escalation import Notice
 from respondr.domain.inbox import OPEN_STATUSES
 from respondr.domain.organisation import get_organisation
 from respondr.models import Message, Notification, Team, User, WorkflowEvent
 
-MAX_WARNING_MINUTES = 7 * 24 * 60
 WARNED = "sla_warned"
 BREACHED = "sla_breached"
 
@@ -38,25 +36,6 @@ BREACHED = "sla_breached"
 def warning_time(session: Session) -> timedelta:
     """How long before its SLA runs out a message counts as about to breach."""
     return timedelta(minutes=get_organisation(session).sla_warning_minutes)
-
-
-def set_warning_time(session: Session, minutes: int, *, actor: User | None, now: datetime) -> None:
-    """Change the organisation's SLA warning time (whole minutes, 1 to a week), audited."""
-    if not 1 <= minutes <= MAX_WARNING_MINUTES:
-        raise ValidationError(
-            f"The warning time is from 1 to {MAX_WARNING_MINUTES} minutes.", "sla_warning_minutes"
-        )
-    org = get_organisation(session)
-    before = org.sla_warning_minutes
-    org.sla_warning_minutes = minutes
-    audit.record(
-        session,
-        actor=actor,
-        action="organisation.sla_warning",
-        target=org,
-        details={"from": before, "to": minutes},
-        now=now,
-    )
 
 
 def about_to_breach(session: Session, *, now: datetime) -> Select[Message]:

@@ -1,4 +1,4 @@
-"""Admin pages: users, channels and the audit log."""
+"""Admin pages: the organisation's settings, users, channels and the audit log."""
 
 from __future__ import annotations
 
@@ -22,11 +22,18 @@ from wtforms import SelectChoice
 from respondr.domain import accounts, audit
 from respondr.domain import channels as channel_ops
 from respondr.domain.errors import DomainError
-from respondr.domain.organisation import get_organisation
+from respondr.domain.organisation import get_organisation, update_settings
 from respondr.extensions import db
 from respondr.models import Channel, User
 from respondr.timeutil import utcnow
-from respondr.web.forms import AuditFilterForm, ChannelForm, EditUserForm, EmptyForm, UserForm
+from respondr.web.forms import (
+    AuditFilterForm,
+    ChannelForm,
+    EditUserForm,
+    EmptyForm,
+    OrganisationForm,
+    UserForm,
+)
 from respondr.web.permissions import requires
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -48,6 +55,34 @@ def _get_or_404(model: type, ident: int):
     if obj is None:
         abort(404)
     return obj
+
+
+@bp.route("/organisation", methods=["GET", "POST"])
+@requires("admin")
+def organisation():
+    org = get_organisation(db.session)
+    form = OrganisationForm(obj=org)
+    if form.validate_on_submit():
+        try:
+            changed = update_settings(
+                db.session,
+                actor=current_user,
+                now=utcnow(),
+                name=form.name.data,
+                timezone=(form.timezone.data or "").strip(),
+                claim_lapse_minutes=form.claim_lapse_minutes.data,
+                sla_warning_minutes=form.sla_warning_minutes.data,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            field_error(form, error)
+        else:
+            db.session.commit()
+            flash(
+                "Saved the organisation's settings." if changed else "Nothing changed.", "success"
+            )
+            return redirect(url_for("admin.organisation"))
+    return render_template("admin/organisation.html", form=form), 400 if form.errors else 200
 
 
 @bp.get("/users")

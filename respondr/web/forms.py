@@ -86,6 +86,17 @@ class EditUserForm(UserForm):
     password = None  # type: ignore[assignment]  # reset links replace passwords set by others
 
 
+class OrganisationForm(Form):
+    name = StringField("Brand name", validators=[DataRequired(), Length(max=120)])
+    timezone = StringField("Timezone", validators=[DataRequired(), Length(max=64)], default="UTC")
+    claim_lapse_minutes = IntegerField(
+        "A claim lapses after (idle minutes)", validators=[DataRequired(), NumberRange(min=1)]
+    )
+    sla_warning_minutes = IntegerField(
+        "Warn before an SLA runs out (minutes)", validators=[DataRequired(), NumberRange(min=1)]
+    )
+
+
 class ChannelForm(Form):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     kind = SelectField(

@@ -21,6 +21,7 @@ NAVIGATION = (
     ("Policies", "policies.index", ("manager", "admin")),
     ("Reports", "reports.latency", ("manager", "admin")),
     ("What-if", "whatif.page", ("manager", "admin")),
+    ("Organisation", "admin.organisation", ("admin",)),
     ("Users", "admin.users", ("admin",)),
     ("Channels", "admin.channels", ("admin",)),
     ("Audit log", "admin.audit", ("admin",)),
