@@ -38,13 +38,14 @@ def register_extensions(app: Flask) -> None:
     from respondr import db_setup, tasks
     from respondr.extensions import csrf, db, login_manager
     from respondr.receivers import connect_receivers
-    from respondr.web import submission_keys, throttle
+    from respondr.web import submission_keys, throttle, transport
 
     db_setup.configure_engine_options(app)
     db.init_app(app)
     with app.app_context():
         db_setup.install_connection_hooks(db.engine)
     db_setup.install_session_teardown(app)
+    transport.init_app(app)
     csrf.init_app(app)
     throttle.init_app(app)
     submission_keys.init_app(app)

@@ -17,8 +17,11 @@ class Settings:
     instance_path: Path
     host: str = "127.0.0.1"
     port: int = 5000
-    # Whether session cookies carry ``Secure``; on by default behind HTTPS.
+    # Session cookies carry ``Secure`` on every HTTPS request; this forces it on plain
+    # HTTP too (TLS ended by a proxy that sends no X-Forwarded-Proto).
     secure_cookies: bool = False
+    # How many reverse proxies in front of us to believe X-Forwarded-For/-Proto from.
+    trust_proxy_hops: int = 0
     smtp_url: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -34,6 +37,7 @@ class Settings:
             "REMEMBER_COOKIE_HTTPONLY": True,
             "REMEMBER_COOKIE_SAMESITE": "Lax",
             "REMEMBER_COOKIE_SECURE": self.secure_cookies,
+            "TRUST_PROXY_HOPS": self.trust_proxy_hops,
             "MAX_CONTENT_LENGTH": 1024 * 1024,
             "WTF_CSRF_TIME_LIMIT": None,
             **self.extra,
@@ -78,5 +82,6 @@ def load_settings(instance_path: Path | None = None) -> Settings:
         host=os.environ.get("HOST", "127.0.0.1"),
         port=int(os.environ.get("PORT", "5000")),
         secure_cookies=os.environ.get("SECURE_COOKIES", "") == "1",
+        trust_proxy_hops=int(os.environ.get("TRUST_PROXY_HOPS", "0") or 0),
         smtp_url=os.environ.get("SMTP_URL") or None,
     )

@@ -71,11 +71,23 @@ def test_a_csrf_token_from_another_session_is_refused(app, client, db, make_user
     assert response.status_code == 400
 
 
-@pytest.mark.parametrize(("secure", "expected"), [("1", True), ("", False)])
+@pytest.mark.parametrize(
+    ("base_url", "headers", "env", "expected"),
+    [
+        ("https://respondr.test", {}, {}, True),
+        ("http://respondr.test", {}, {}, False),
+        ("http://respondr.test", {}, {"SECURE_COOKIES": "1"}, True),
+        # Behind one trusted proxy that ended TLS:
+        ("http://respondr.test", {"X-Forwarded-Proto": "https"}, {"TRUST_PROXY_HOPS": "1"}, True),
+        # The same header from a client talking to us directly is not believed:
+        ("http://respondr.test", {"X-Forwarded-Proto": "https"}, {}, False),
+    ],
+)
 def test_session_cookie_is_secure_when_served_over_https(
-    database_url, tmp_path, db, make_user, monkeypatch, secure, expected
+    database_url, tmp_path, db, make_user, monkeypatch, base_url, headers, env, expected
 ):
-    monkeypatch.setenv("SECURE_COOKIES", secure)
+    for name in ("SECURE_COOKIES", "TRUST_PROXY_HOPS"):
+        monkeypatch.setenv(name, env.get(name, ""))
     app = make_app(database_url, tmp_path)
     make_user(email="bernie@example.com")
     client = app.test_client()
@@ -83,8 +95,11 @@ def test_session_cookie_is_secure_when_served_over_https(
     response = client.post(
         "/login",
         data={"email": "bernie@example.com", "password": PASSWORD, "csrf_token": token},
-        base_url="https://respondr.test",
+        base_url=base_url,
+        # What a browser sends from the HTTPS page (CSRF checks the Referer over HTTPS).
+        headers={"Referer": "https://respondr.test/login", **headers},
     )
+    assert response.status_code == 302
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert ("; Secure" in cookie) is expected
