@@ -1,8 +1,13 @@
 """The inbox query: filters, search, and keyset pages sorted by SLA time left.
 
-Keyset pagination on ``(sla_due_at, id)`` — served by the ``ix_messages_status_sla``
-index — costs the same on page 1 and page 10,000, where OFFSET would scan every
-skipped row.
+Keyset pagination on ``(sla_due_at, id)`` costs the same on page 1 and page 10,000,
+where OFFSET would scan every skipped row — as long as an index hands the rows over in
+that order: ``ix_messages_open_sla`` (partial: the open ones), ``ix_messages_status_sla``
+(one status) and ``ix_messages_sla`` (every status; other filters, such as a channel, are
+checked row by row, which costs a bounded multiple of the page). "All statuses"
+therefore puts no condition on the status at all: an ``IN`` of every status would stop
+the planner from reading ``ix_messages_sla`` in order. SQLite needs its statistics
+(``ANALYZE``) to choose between these.
 """
 
 from __future__ import annotations
@@ -11,22 +16,13 @@ import base64
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, func, literal_column, or_, select, text
+from sqlalchemy import Select, bindparam, func, literal_column, or_, select, text
 from sqlalchemy.orm import Session, joinedload
 
 from respondr.domain.errors import ValidationError
-from respondr.models import CATEGORIES, INTENTS, Message, PublishedReply
-from respondr.models.messages import MESSAGE_STATUSES
+from respondr.models import CATEGORIES, INTENTS, Message, PublishedReply, User
+from respondr.models.messages import MESSAGE_STATUSES, OPEN_STATUSES
 
-OPEN_STATUSES = (
-    "new",
-    "claimed",
-    "drafting",
-    "awaiting_approval",
-    "rejected",
-    "approved",
-    "publish_failed",
-)
 STATUS_GROUPS = {"open": OPEN_STATUSES, "all": MESSAGE_STATUSES}
 SENTIMENTS = ("positive", "neutral", "negative")
 PAGE_SIZE = 50
@@ -98,8 +94,16 @@ def search_condition(session: Session, words: str):  # type: ignore[no-untyped-d
 
 
 def inbox_query(session: Session, filters: InboxFilter) -> Select[Message]:
-    statuses = STATUS_GROUPS.get(filters.status, (filters.status,))
-    query = select(Message).where(Message.status.in_(statuses))
+    query = select(Message)
+    if filters.status != "all":
+        statuses = STATUS_GROUPS.get(filters.status, (filters.status,))
+        # Written into the SQL, not bound: only then can either planner see that the open
+        # group is exactly the predicate of the partial index ``ix_messages_open_sla``.
+        query = query.where(
+            Message.status.in_(
+                bindparam("statuses", statuses, expanding=True, literal_execute=True)
+            )
+        )
     for column, value in (
         (Message.channel_id, filters.channel_id),
         (Message.category, filters.category),
@@ -128,15 +132,19 @@ def inbox_page(
     query = inbox_query(session, filters)
     if cursor:
         due, ident = decode_cursor(cursor)
+        # The first condition is an index range (where the page starts); the second only
+        # skips the rows of that same due time already shown. A bare OR of the two
+        # would be a filter, read from the start of the index on every page.
         query = query.where(
-            or_(Message.sla_due_at > due, and_(Message.sla_due_at == due, Message.id > ident))
+            Message.sla_due_at >= due, or_(Message.sla_due_at > due, Message.id > ident)
         )
     rows = session.scalars(
         query.options(
             joinedload(Message.fan),
             joinedload(Message.channel),
-            joinedload(Message.claimed_by),
-            joinedload(Message.assignee),
+            # Only their names are shown: not the roles every User load fetches.
+            joinedload(Message.claimed_by).lazyload(User.role_rows),
+            joinedload(Message.assignee).lazyload(User.role_rows),
         )
         .order_by(Message.sla_due_at, Message.id)
         .limit(limit + 1)
