@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import inspect
+
 from respondr.models import Draft, Message, PublishedReply, Submission, WorkflowEvent
 from respondr.signals import WORKFLOW_EVENT_KINDS
 
@@ -27,7 +29,11 @@ def _ids(sender: Any) -> dict[str, int | None]:
 
 def _event_writer(kind: str):
     def write_workflow_event(sender: Any, *, session, actor, at, data=None, **_: Any) -> None:
-        session.flush()  # the sender needs its id
+        state = inspect(sender)
+        if not state.persistent or state.modified:
+            # The sender needs its id (and its links). A stored, unchanged sender has
+            # them already: no flush, so a batch's events are written together.
+            session.flush()
         session.add(
             WorkflowEvent(
                 kind=kind,

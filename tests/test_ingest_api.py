@@ -256,14 +256,14 @@ def test_a_lost_race_on_the_unique_key_resolves_to_existing(db, channel, monkeyp
     first, created = ingest_ops.ingest(db, channel, incoming, actor=None, now=utcnow())
     assert created
     # The other delivery's look-up ran before this one committed: it misses, then clashes.
-    real = ingest_ops.find_message
+    real = ingest_ops.stored_messages
     looks = []
 
     def first_look_misses(*args):
         looks.append(args)
-        return None if len(looks) == 1 else real(*args)
+        return {} if len(looks) == 1 else real(*args)
 
-    monkeypatch.setattr(ingest_ops, "find_message", first_look_misses)
+    monkeypatch.setattr(ingest_ops, "stored_messages", first_look_misses)
     again, created = ingest_ops.ingest(db, channel, incoming, actor=None, now=utcnow())
     assert not created and again.id == first.id and len(looks) == 2
     assert count(db, external_id="race-1") == 1

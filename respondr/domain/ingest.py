@@ -9,10 +9,13 @@ Messages arrive three ways, all ending in :func:`ingest`:
   signed with the app secret (:func:`verify_facebook_signature`).
 
 A message is identified by its channel and external id: a repeated delivery returns the
-stored message unchanged, never a second copy, even when two deliveries race (each
-message is written in a savepoint; a unique-key clash means the other delivery won, and
-its message is returned as ``existing``). In a batch each item stands alone: a rejected
-item is reported and not stored, and the others are kept.
+stored message unchanged, never a second copy, even when two deliveries race (a
+delivery's messages are written in a savepoint; a unique-key clash means another
+delivery won: each message is then written on its own, and the winner's is returned as
+``existing``). In a batch each item stands alone: a rejected item is reported and not
+stored, and the others are kept. A batch costs a fixed number of statements, not a few
+per message: its fans and stored messages are read in one query each and its new rows
+inserted together.
 
 Text is stored verbatim. The one exception is what no database here can hold: a NUL
 character (U+0000; PostgreSQL text cannot store it) or an unpaired surrogate (not
@@ -26,22 +29,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from respondr import signals
 from respondr.domain.channels import find_channel
 from respondr.domain.enrich import OWNED_CHANNEL_KINDS, enrich
 from respondr.domain.errors import DomainError, NotFound, ValidationError
 from respondr.domain.organisation import get_organisation
-from respondr.domain.routing import route
+from respondr.domain.routing import Routed, Router, announce
 from respondr.models import Channel, Fan, Message, Organisation, User
 
 MAX_BATCH = 1000
@@ -301,38 +304,58 @@ def find_message(session: Session, channel: Channel, external_id: str) -> Messag
     )
 
 
-def thread_key(session: Session, channel: Channel, incoming: IncomingMessage) -> str:
-    """The sender's thread id; else the thread of the message replied to (or its id, if
-    we do not have it); else the message's own external id: it starts a thread."""
+def _thread_of(incoming: IncomingMessage, parent: Message | None) -> str:
     if incoming.thread_id:
         return incoming.thread_id
     if incoming.in_reply_to:
-        parent = find_message(session, channel, incoming.in_reply_to)
         if parent is None:
             return incoming.in_reply_to
         return parent.thread_key or parent.external_id
     return incoming.external_id
 
 
-def _fan(session: Session, channel: Channel, incoming: IncomingMessage) -> Fan:
-    """The author on this channel, created on first sight; their name and follower count
-    are kept up to date (unless their data was erased)."""
-    fan = session.scalar(
-        select(Fan).where(Fan.channel_id == channel.id, Fan.handle == incoming.handle)
+def _needs_parent(incoming: IncomingMessage) -> bool:
+    return not incoming.thread_id and bool(incoming.in_reply_to)
+
+
+def thread_key(session: Session, channel: Channel, incoming: IncomingMessage) -> str:
+    """The sender's thread id; else the thread of the message replied to (or its id, if
+    we do not have it); else the message's own external id: it starts a thread."""
+    parent = None
+    if _needs_parent(incoming) and incoming.in_reply_to:
+        parent = find_message(session, channel, incoming.in_reply_to)
+    return _thread_of(incoming, parent)
+
+
+def _new_fan(channel: Channel, incoming: IncomingMessage) -> Fan:
+    return Fan(
+        channel_id=channel.id,
+        handle=incoming.handle,
+        display_name=incoming.name or incoming.handle,
+        followers=incoming.followers,
     )
-    if fan is None:
-        fan = Fan(
-            channel_id=channel.id,
-            handle=incoming.handle,
-            display_name=incoming.name or incoming.handle,
-            followers=incoming.followers,
-        )
-        session.add(fan)
-    elif fan.erased_at is None:
+
+
+def _refresh_fan(fan: Fan, incoming: IncomingMessage) -> None:
+    """Keep a known fan's name and follower count up to date (unless their data was
+    erased)."""
+    if fan.erased_at is None:
         if incoming.name:
             fan.display_name = incoming.name
         if incoming.followers is not None:
             fan.followers = incoming.followers
+
+
+def _fan(session: Session, channel: Channel, incoming: IncomingMessage) -> Fan:
+    """The author on this channel, created on first sight and kept up to date."""
+    fan = session.scalar(
+        select(Fan).where(Fan.channel_id == channel.id, Fan.handle == incoming.handle)
+    )
+    if fan is None:
+        fan = _new_fan(channel, incoming)
+        session.add(fan)
+    else:
+        _refresh_fan(fan, incoming)
     return fan
 
 
@@ -346,11 +369,52 @@ class _Arrival:
     now: datetime
 
 
-def _store(
-    session: Session, channel: Channel, incoming: IncomingMessage, arrival: _Arrival
-) -> Message:
-    now = arrival.now
-    fan = _fan(session, channel, incoming)
+@dataclass(frozen=True)
+class _Pending:
+    """A valid item to store: where it sits in the request (named in errors), its
+    channel (active) and the message."""
+
+    where: str | None
+    channel: Channel
+    incoming: IncomingMessage
+
+
+_Keyed = TypeVar("_Keyed", Message, Fan)
+_LOOKUP_CHUNK = 500  # ids per IN (...): well inside every backend's parameter limit
+
+
+def _by_key(
+    session: Session,
+    model: type[_Keyed],
+    column: InstrumentedAttribute[str],
+    keys: Iterable[tuple[int, str]],
+) -> dict[tuple[int, str], _Keyed]:
+    """The stored rows of ``model`` with these (channel id, ``column``) keys, read with
+    one query per channel (and per 500 keys), not one per key."""
+    by_channel: dict[int, set[str]] = {}
+    for channel_id, value in keys:
+        by_channel.setdefault(channel_id, set()).add(value)
+    found: dict[tuple[int, str], _Keyed] = {}
+    for channel_id, values in by_channel.items():
+        ordered = sorted(values)
+        for start in range(0, len(ordered), _LOOKUP_CHUNK):
+            chunk = ordered[start : start + _LOOKUP_CHUNK]
+            query = select(model).where(model.channel_id == channel_id, column.in_(chunk))
+            for row in session.scalars(query):
+                found[(channel_id, getattr(row, column.key))] = row
+    return found
+
+
+def stored_messages(
+    session: Session, keys: Iterable[tuple[int, str]]
+) -> dict[tuple[int, str], Message]:
+    """The stored messages with these (channel id, external id) keys."""
+    return _by_key(session, Message, Message.external_id, keys)
+
+
+def _new_message(item: _Pending, fan: Fan, parent: Message | None, arrival: _Arrival) -> Message:
+    """The message as stored: enriched, threaded and given its SLA due time."""
+    channel, incoming, now = item.channel, item.incoming, arrival.now
     keyword_lists = arrival.organisation.keyword_lists
     handles = arrival.organisation.handles
     found = enrich(
@@ -360,15 +424,16 @@ def _store(
         keyword_lists=keyword_lists if isinstance(keyword_lists, dict) else {},
         owned_space=channel.kind in OWNED_CHANNEL_KINDS,
     )
-    message = Message(
+    return Message(
         channel=channel,
+        channel_id=channel.id,
         external_id=incoming.external_id,
         fan=fan,
         text=incoming.text,
         url=incoming.url,
         posted_at=incoming.posted_at,
         received_at=now,
-        thread_key=thread_key(session, channel, incoming),
+        thread_key=_thread_of(incoming, parent),
         in_reply_to=incoming.in_reply_to,
         category=found.category,
         intent=found.intent,
@@ -378,37 +443,87 @@ def _store(
         status="new",
         sla_due_at=now + timedelta(minutes=channel.sla_minutes),
     )
-    session.add(message)
-    session.flush()
-    signals.message_received.send(message, session=session, actor=arrival.actor, at=now)
-    route(session, message, now=now)
-    return message
 
 
-def _ingest(
-    session: Session,
-    channel: Channel,
-    incoming: IncomingMessage,
-    arrival: _Arrival,
-    where: str | None = None,
-) -> tuple[Message, bool]:
-    if not channel.active:
-        raise ValidationError(
-            f"The channel {channel.name!r} is switched off and takes no messages.",
-            f"{where}.channel" if where else "channel",
-        )
-    for _ in range(STORE_ATTEMPTS):
-        existing = find_message(session, channel, incoming.external_id)
-        if existing is not None:
-            return existing, False
+def _write(session: Session, pending: Sequence[_Pending], arrival: _Arrival) -> list[ItemResult]:
+    """Store ``pending`` in order, one result per item, with a fixed number of
+    statements whatever their count: the stored messages (repeats and the messages
+    replied to) and the fans are read in one query each, the rules once, each team
+    locked once; the new fans, messages and their events are inserted together."""
+    wanted = [(p.channel.id, p.incoming.external_id) for p in pending]
+    wanted += [
+        (p.channel.id, p.incoming.in_reply_to)
+        for p in pending
+        if _needs_parent(p.incoming) and p.incoming.in_reply_to
+    ]
+    messages = stored_messages(session, wanted)
+    fans = _by_key(session, Fan, Fan.handle, [(p.channel.id, p.incoming.handle) for p in pending])
+    router = Router(session)
+    results: list[ItemResult] = []
+    created: list[tuple[Message, Routed | None]] = []
+    with session.no_autoflush:  # nothing read below depends on the rows being added
+        for item in pending:
+            channel_id, incoming = item.channel.id, item.incoming
+            known = messages.get((channel_id, incoming.external_id))
+            if known is not None:
+                results.append(ItemResult("existing", known))
+                continue
+            fan = fans.get((channel_id, incoming.handle))
+            if fan is None:
+                fan = fans[(channel_id, incoming.handle)] = _new_fan(item.channel, incoming)
+                session.add(fan)
+            else:
+                _refresh_fan(fan, incoming)
+            parent = None
+            if _needs_parent(incoming) and incoming.in_reply_to:
+                parent = messages.get((channel_id, incoming.in_reply_to))
+            message = _new_message(item, fan, parent, arrival)
+            routed = router.assign(message)
+            session.add(message)
+            messages[(channel_id, incoming.external_id)] = message
+            created.append((message, routed))
+            results.append(ItemResult("created", message))
+    if created:
+        session.flush()  # the events need the messages' ids
+        for message, routed in created:
+            signals.message_received.send(
+                message, session=session, actor=arrival.actor, at=arrival.now
+            )
+            announce(session, message, routed, now=arrival.now)
+        router.save()
+        session.flush()
+    return results
+
+
+def _store(session: Session, pending: Sequence[_Pending], arrival: _Arrival) -> list[ItemResult]:
+    """Write ``pending`` in one savepoint. A unique-key clash means a concurrent delivery
+    stored one of these messages, or a fan, first: the savepoint is rolled back and each
+    message is written on its own (a few attempts, looking again each time), so the
+    winner's message is returned as ``existing`` and only that item is affected."""
+    if not pending:
+        return []
+    for _ in range(STORE_ATTEMPTS if len(pending) == 1 else 1):
         try:
             with session.begin_nested():
-                message = _store(session, channel, incoming, arrival)
+                return _write(session, pending, arrival)
         except IntegrityError:
-            # A concurrent delivery stored this message, or its fan, first: look again.
             continue
-        return message, True
-    raise ValidationError("This message could not be stored just now; send it again.", where)
+    if len(pending) > 1:
+        return [result for item in pending for result in _store(session, [item], arrival)]
+    return [
+        ItemResult(
+            "rejected",
+            field=pending[0].where,
+            error="This message could not be stored just now; send it again.",
+        )
+    ]
+
+
+def _check_active(channel: Channel, field: str) -> None:
+    if not channel.active:
+        raise ValidationError(
+            f"The channel {channel.name!r} is switched off and takes no messages.", field
+        )
 
 
 def ingest(
@@ -424,12 +539,30 @@ def ingest(
     ``False``.
 
     A new message is enriched (sentiment, category, intent, priority), threaded, given
-    its SLA due time (``received_at = now`` plus the channel's SLA minutes), announced
-    (``message_received``, ``actor`` being the API caller or None for webhooks) and
-    routed. It is written in a savepoint: a clash with a concurrent delivery of the same
-    message rolls back only this message and returns the winner's.
+    its SLA due time (``received_at = now`` plus the channel's SLA minutes), routed and
+    announced (``message_received``, ``actor`` being the API caller or None for
+    webhooks; then ``message_routed``). It is written in a savepoint: a clash with a
+    concurrent delivery of the same message rolls back only this message and returns the
+    winner's.
     """
-    return _ingest(session, channel, incoming, _Arrival(get_organisation(session), actor, now))
+    _check_active(channel, "channel")
+    arrival = _Arrival(get_organisation(session), actor, now)
+    [result] = _store(session, [_Pending(None, channel, incoming)], arrival)
+    if result.message is None:
+        raise ValidationError(result.error or "", result.field)
+    return result.message, result.status == "created"
+
+
+def _named_channel(
+    session: Session, seen: dict[int | str, Channel], ref: int | str | None, field: str
+) -> Channel:
+    """:func:`resolve_channel`, once per distinct reference in a batch."""
+    if ref is None or ref not in seen:
+        channel = resolve_channel(session, ref, field=field)
+        if ref is None:
+            return channel
+        seen[ref] = channel
+    return seen[ref]
 
 
 def ingest_batch(
@@ -445,25 +578,30 @@ def ingest_batch(
 
     Items are message objects as the API takes them. With ``channel`` (a webhook), items
     need not name a channel and may not name another. ``labels`` name the items in field
-    errors (default ``messages[i]``).
+    errors (default ``messages[i]``). The valid items are then stored together
+    (:func:`_store`), with the same results as storing them one by one.
     """
     arrival = _Arrival(get_organisation(session), actor, now)
-    results: list[ItemResult] = []
+    outcomes: dict[int, ItemResult] = {}
+    pending: list[tuple[int, _Pending]] = []
+    channels: dict[int | str, Channel] = {}
     for index, item in enumerate(items):
         where = labels[index] if labels is not None else f"messages[{index}]"
         try:
             incoming = parse_incoming(item, prefix=where, need_channel=channel is None, now=now)
             if channel is None:
-                target = resolve_channel(session, incoming.channel, field=f"{where}.channel")
+                target = _named_channel(session, channels, incoming.channel, f"{where}.channel")
             else:
                 _check_same_channel(channel, incoming.channel, f"{where}.channel")
                 target = channel
-            message, created = _ingest(session, target, incoming, arrival, where)
+            _check_active(target, f"{where}.channel")
         except ValidationError as error:
-            results.append(ItemResult("rejected", field=error.field, error=error.message))
+            outcomes[index] = ItemResult("rejected", field=error.field, error=error.message)
             continue
-        results.append(ItemResult("created" if created else "existing", message))
-    return results
+        pending.append((index, _Pending(where, target, incoming)))
+    stored = _store(session, [p for _, p in pending], arrival)
+    outcomes.update(zip((index for index, _ in pending), stored, strict=True))
+    return [outcomes[index] for index in range(len(items))]
 
 
 def receive(

@@ -17,19 +17,24 @@ person's or team's list. It never claims: work starts at the claim.
   it. The team row is locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite serialises
   writers anyway) so that concurrent ingests never give two messages the same turn.
 - No matching rule: the message stays in the pool.
+
+Routing happens before the message is written (:class:`Router` sets its assignee and
+team), and is announced once it has an id (:func:`announce`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from respondr import signals
 from respondr.domain.enrich import contains_term
 from respondr.models import Message, RoutingRule, Team, User
+from respondr.models.users import team_members
 
 
 @dataclass(frozen=True)
@@ -64,61 +69,128 @@ def can_take_work(user: User | None) -> bool:
     return user is not None and user.is_active_account and user.available
 
 
+def next_id_in_turn(ready_ids: Sequence[int], last_assigned_user_id: int | None) -> int | None:
+    """The id after ``last_assigned_user_id`` among ``ready_ids`` (wrapping round), or
+    None when nobody is ready."""
+    ordered = sorted(ready_ids)
+    if not ordered:
+        return None
+    if last_assigned_user_id is not None:
+        for user_id in ordered:
+            if user_id > last_assigned_user_id:
+                return user_id
+    return ordered[0]
+
+
 def next_in_turn(members: list[User], last_assigned_user_id: int | None) -> User | None:
     """The member after ``last_assigned_user_id`` in user-id order (wrapping round) who
     can take work, or None when nobody can."""
-    ready = sorted((m for m in members if can_take_work(m)), key=lambda m: m.id)
-    if not ready:
-        return None
-    if last_assigned_user_id is not None:
-        for member in ready:
-            if member.id > last_assigned_user_id:
-                return member
-    return ready[0]
+    ready = {m.id: m for m in members if can_take_work(m)}
+    chosen = next_id_in_turn(list(ready), last_assigned_user_id)
+    return None if chosen is None else ready[chosen]
 
 
-def _take_turn(session: Session, team_id: int) -> tuple[int, int | None]:
-    """Lock the team, pick whose turn it is and record it: (team id, assignee id)."""
-    team = session.scalars(
-        select(Team)
-        .where(Team.id == team_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
-    chosen = next_in_turn(list(team.members), team.last_assigned_user_id)
-    if chosen is None:
-        return team.id, None
-    team.last_assigned_user_id = chosen.id
-    return team.id, chosen.id
+@dataclass
+class _Turn:
+    """A locked team's round robin: who is ready and who had the last message."""
+
+    ready_ids: list[int]
+    last_assigned_user_id: int | None
+    taken: bool = False
 
 
-def route(session: Session, message: Message, *, now: datetime) -> Routed | None:
-    """Assign ``message`` by the first matching rule; None when no rule matches.
+class Router:
+    """Routes the new messages of one transaction by the first matching rule.
 
-    Sends :data:`respondr.signals.message_routed` when someone or some team was assigned.
+    The rules are read once, and each team is locked (with its ready members read in the
+    same statement) the first time it takes a turn; its last turn is written back by
+    :meth:`save`. The lock is held to the end of the transaction, so routing a batch
+    here gives the same turns as routing its messages one by one.
     """
-    rules = session.scalars(
-        select(RoutingRule)
-        .where(RoutingRule.active.is_(True))
-        .order_by(RoutingRule.position, RoutingRule.id)
-    ).all()
-    rule = next((r for r in rules if rule_matches(r, message)), None)
-    if rule is None:
-        return None
-    assignee_id: int | None = None
-    team_id: int | None = None
-    if rule.team_id is not None:
-        team_id, assignee_id = _take_turn(session, rule.team_id)
-    elif can_take_work(rule.user):
-        assignee_id = rule.user_id
-    message.assignee_id = assignee_id
-    message.assigned_team_id = team_id
-    if assignee_id is not None or team_id is not None:
-        signals.message_routed.send(
-            message,
-            session=session,
-            actor=None,
-            at=now,
-            data={"assignee_id": assignee_id, "team_id": team_id, "rule_id": rule.id},
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._rules: Sequence[RoutingRule] | None = None
+        self._turns: dict[int, _Turn] = {}
+
+    def assign(self, message: Message) -> Routed | None:
+        """Set ``message``'s assignee and team by the first matching rule (None when no
+        rule matches). Nothing is announced: see :func:`announce`."""
+        if self._rules is None:
+            self._rules = self.session.scalars(
+                select(RoutingRule)
+                .where(RoutingRule.active.is_(True))
+                .order_by(RoutingRule.position, RoutingRule.id)
+            ).all()
+        rule = next((r for r in self._rules if rule_matches(r, message)), None)
+        if rule is None:
+            return None
+        assignee_id: int | None = None
+        team_id: int | None = None
+        if rule.team_id is not None:
+            team_id = rule.team_id
+            assignee_id = self._take_turn(team_id)
+        elif can_take_work(rule.user):
+            assignee_id = rule.user_id
+        message.assignee_id = assignee_id
+        message.assigned_team_id = team_id
+        return Routed(rule_id=rule.id, assignee_id=assignee_id, team_id=team_id)
+
+    def _take_turn(self, team_id: int) -> int | None:
+        turn = self._turns.get(team_id)
+        if turn is None:
+            turn = self._turns[team_id] = self._lock(team_id)
+        chosen = next_id_in_turn(turn.ready_ids, turn.last_assigned_user_id)
+        if chosen is not None:
+            turn.last_assigned_user_id = chosen
+            turn.taken = True
+        return chosen
+
+    def _lock(self, team_id: int) -> _Turn:
+        """Lock the team (``FOR UPDATE`` on PostgreSQL; SQLite serialises writers) and
+        read its last turn and the members who can take work, in one statement."""
+        ready = and_(
+            User.id == team_members.c.user_id,
+            User.is_active_account.is_(True),
+            User.available.is_(True),
         )
-    return Routed(rule_id=rule.id, assignee_id=assignee_id, team_id=team_id)
+        rows = self.session.execute(
+            select(Team.last_assigned_user_id, User.id)
+            .select_from(Team)
+            .outerjoin(team_members, team_members.c.team_id == Team.id)
+            .outerjoin(User, ready)
+            .where(Team.id == team_id)
+            .with_for_update(of=Team)
+        ).all()
+        if not rows:
+            raise LookupError(f"routing names team {team_id}, which does not exist")
+        ready_ids = [user_id for _, user_id in rows if user_id is not None]
+        return _Turn(ready_ids, rows[0][0])
+
+    def save(self) -> None:
+        """Write each team's last turn."""
+        for team_id, turn in self._turns.items():
+            if turn.taken:
+                self.session.execute(
+                    update(Team)
+                    .where(Team.id == team_id)
+                    .values(last_assigned_user_id=turn.last_assigned_user_id)
+                )
+
+
+def announce(session: Session, message: Message, routed: Routed | None, *, now: datetime) -> None:
+    """Send :data:`respondr.signals.message_routed` when routing assigned someone or some
+    team (a stored message: the event needs its id)."""
+    if routed is None or (routed.assignee_id is None and routed.team_id is None):
+        return
+    signals.message_routed.send(
+        message,
+        session=session,
+        actor=None,
+        at=now,
+        data={
+            "assignee_id": routed.assignee_id,
+            "team_id": routed.team_id,
+            "rule_id": routed.rule_id,
+        },
+    )
