@@ -502,6 +502,12 @@ class InboxTarget:
         with self.app.app_context():
             self.engine = flask_db.engine
         self.urls: dict[str, str] = {}
+        if self.engine.dialect.name == "sqlite":
+            # The planner's statistics, as PostgreSQL has them after the generator's
+            # VACUUM ANALYZE: without them SQLite takes `channel_id = ?` for a rare value
+            # and sorts a whole channel rather than read ix_messages_sla in order.
+            with self.engine.begin() as connection:
+                connection.execute(text("ANALYZE"))
         with self.engine.connect() as connection:
             for name, (query, deep_sql) in inbox_cases(db).items():
                 if deep_sql is not None:
