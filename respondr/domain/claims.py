@@ -1,16 +1,18 @@
 """Exclusive claims on messages: atomic on SQLite and PostgreSQL alike.
 
-A claim is a conditional ``UPDATE … WHERE claimed_by_id IS NULL``; the row count says
-who won, so two agents never draft the same message unknowingly.
+A claim is one conditional ``UPDATE … WHERE claimed_by_id IS NULL … RETURNING``: it
+locks only that row, and only until the claim's transaction commits. Whoever gets a row
+back won, so two agents never draft the same message unknowingly; the loser, whose
+UPDATE waited for the winner's commit and then matched nothing, reads who holds it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, case, select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from respondr import signals
 from respondr.domain.errors import Conflict, Forbidden
@@ -22,31 +24,38 @@ CLAIMABLE_STATUSES = ("new", "claimed", "drafting", "rejected")
 
 def claim(session: Session, message: Message, *, actor: User, now: datetime) -> Message:
     """Take exclusive hold of ``message``; a lost race raises Conflict naming the holder."""
-    result = cast(
-        CursorResult[Any],
-        session.execute(
-            update(Message)
-            .where(
-                Message.id == message.id,
-                Message.claimed_by_id.is_(None),
-                Message.status.in_(CLAIMABLE_STATUSES),
-            )
-            .values(
-                claimed_by_id=actor.id,
-                claimed_at=now,
-                last_activity_at=now,
-                status=case((Message.status == "new", "claimed"), else_=Message.status),
-            )
-            .execution_options(synchronize_session=False)
-        ),
-    )
-    session.refresh(message)
-    if result.rowcount != 1:
+    status = session.execute(
+        update(Message)
+        .where(
+            Message.id == message.id,
+            Message.claimed_by_id.is_(None),
+            Message.status.in_(CLAIMABLE_STATUSES),
+        )
+        .values(
+            claimed_by_id=actor.id,
+            claimed_at=now,
+            last_activity_at=now,
+            status=case((Message.status == "new", "claimed"), else_=Message.status),
+        )
+        .returning(Message.status)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if status is None:
+        session.refresh(message)  # the winner has committed: read who holds it
         if message.claimed_by_id == actor.id:
             return message  # already yours: claiming again changes nothing
         if message.claimed_by is not None:
             raise Conflict(f"{message.claimed_by.name} has already claimed this message.")
         raise Conflict(f"This message is {message.status.replace('_', ' ')} and cannot be claimed.")
+    # What the UPDATE wrote, without reading the row back or flushing it again.
+    for name, value in (
+        ("claimed_by_id", actor.id),
+        ("claimed_by", actor),
+        ("claimed_at", now),
+        ("last_activity_at", now),
+        ("status", status),
+    ):
+        set_committed_value(message, name, value)
     signals.message_claimed.send(message, session=session, actor=actor, at=now)
     return message
 
