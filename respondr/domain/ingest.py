@@ -425,7 +425,6 @@ def _new_message(item: _Pending, fan: Fan, parent: Message | None, arrival: _Arr
         owned_space=channel.kind in OWNED_CHANNEL_KINDS,
     )
     return Message(
-        channel=channel,
         channel_id=channel.id,
         external_id=incoming.external_id,
         fan=fan,
