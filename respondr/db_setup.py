@@ -61,3 +61,15 @@ def install_session_teardown(app: Flask) -> None:
             app.logger.warning("database connection lost while ending a request's session")
             db.session.registry().invalidate()
             db.session.registry.clear()
+
+
+def refresh_planner_statistics(engine: Engine) -> bool:
+    """On SQLite, refresh the query planner's statistics (sampled: moments, even on a
+    large database); without them it stops choosing the inbox's indexes as the tables
+    grow. PostgreSQL's autovacuum does this by itself. True when statistics were read."""
+    if engine.dialect.name != "sqlite":
+        return False
+    with engine.begin() as connection:
+        connection.exec_driver_sql("PRAGMA analysis_limit = 1000")
+        connection.exec_driver_sql("ANALYZE")
+    return True

@@ -277,6 +277,17 @@ def prune_submission_keys() -> int:
         return pruned
 
 
+@huey.periodic_task(crontab(minute="41", hour="3"))
+@huey.lock_task("refresh-planner-statistics")
+def refresh_planner_statistics() -> bool:
+    """Nightly: the query planner's statistics (SQLite; see db_setup)."""
+    from respondr.db_setup import refresh_planner_statistics as refresh
+    from respondr.extensions import db
+
+    with task_app().app_context():
+        return refresh(db.engine)
+
+
 def send_weekly_summary(app: Flask) -> bool:
     """Mail the managers the weekly latency summary if one is due and not sent yet (only
     when SMTP is configured); record it once the mail went. True when a mail went."""

@@ -83,3 +83,22 @@ def test_a_worker_process_lapses_an_idle_claim(committed_app, worker_env):
         worker.terminate()
         output = worker.communicate(timeout=20)[0]
     assert lapsed, f"the worker did not lapse the claim; its output:\n{output}"
+
+
+def test_nightly_planner_statistics_cover_the_messages_table(committed_app):
+    from respondr.db_setup import refresh_planner_statistics
+
+    with committed_app.app_context():
+        session = flask_db.session
+        factories.create_message(session, factories.create_channel(session))
+        session.commit()
+        flask_db.session.remove()
+        engine = flask_db.engine
+        refreshed = refresh_planner_statistics(engine)
+        if engine.dialect.name != "sqlite":
+            assert refreshed is False  # autovacuum's job on PostgreSQL
+            return
+        assert refreshed is True
+        with engine.connect() as connection:
+            tables = connection.exec_driver_sql("SELECT DISTINCT tbl FROM sqlite_stat1").scalars()
+            assert "messages" in set(tables)
