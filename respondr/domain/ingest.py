@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from respondr import signals
 from respondr.domain.channels import find_channel
@@ -458,6 +459,7 @@ def _write(session: Session, pending: Sequence[_Pending], arrival: _Arrival) -> 
     messages = stored_messages(session, wanted)
     fans = _by_key(session, Fan, Fan.handle, [(p.channel.id, p.incoming.handle) for p in pending])
     router = Router(session)
+    channels = {p.channel.id: p.channel for p in pending}
     results: list[ItemResult] = []
     created: list[tuple[Message, Routed | None]] = []
     with session.no_autoflush:  # nothing read below depends on the rows being added
@@ -485,6 +487,8 @@ def _write(session: Session, pending: Sequence[_Pending], arrival: _Arrival) -> 
     if created:
         session.flush()  # the events need the messages' ids
         for message, routed in created:
+            # Linked after the insert: linked before, adding the message walks the channel.
+            set_committed_value(message, "channel", channels[message.channel_id])
             signals.message_received.send(
                 message, session=session, actor=arrival.actor, at=arrival.now
             )
