@@ -262,3 +262,17 @@ def test_inbox_updates_count_messages_that_arrived_after_the_page(
     assert answer.json == {"new": 1}
     naive = client.get("/inbox/updates", query_string={"since": "2026-01-01T10:00:00"})
     assert naive.status_code == 400 and naive.json["field"] == "since"
+
+
+def test_a_fans_name_cannot_reorder_the_text_around_it(
+    client, db, make_user, make_channel, make_message
+):
+    make_user(email="bernie@example.com")
+    message = make_message(make_channel(), text="Hello", handle="\u202egnp.exe")
+    message.fan.display_name = "\u202eevil\u202c <b>name</b>"
+    db.flush()
+    sign_in(client, "bernie@example.com")
+    for path in ("/", f"/messages/{message.id}"):
+        page = client.get(path).get_data(as_text=True)
+        assert "<bdi>\u202eevil\u202c &lt;b&gt;name&lt;/b&gt;</bdi>" in page, path
+        assert "<bdi>@\u202egnp.exe</bdi>" in page, path

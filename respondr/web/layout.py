@@ -7,10 +7,12 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, current_app, g
 from flask_login import current_user
+from markupsafe import Markup
 
 from respondr.domain import drafting, triage
 from respondr.domain.organisation import get_organisation
 from respondr.extensions import db
+from respondr.models import Fan
 from respondr.timeutil import utcnow
 
 # (label, endpoint, roles that see it; empty = every signed-in user)
@@ -85,8 +87,15 @@ def at_handle(handle: str) -> str:
     return handle if handle.startswith("@") else f"@{handle}"
 
 
+def fan_name(fan: Fan) -> Markup:
+    """A fan's name (or handle) isolated in ``<bdi>``, so a right-to-left name or a
+    direction override in it cannot reorder the text around it."""
+    return Markup("<bdi>{}</bdi>").format(fan.display_name or fan.handle)
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(at_handle, "at_handle")
+    app.add_template_filter(fan_name, "fan_name")
     app.add_template_filter(when, "when")
     app.add_template_filter(duration, "duration")
 
