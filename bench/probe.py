@@ -174,6 +174,11 @@ def stats_sql(dialect: str, values: str) -> str:
 
 def hand_sql_stats(session: Session) -> dict[str, dict[str, float | None]]:
     dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        # The session settings the report's transaction runs with (metrics.prepare), so
+        # that both are measured under the same planner and memory limits.
+        session.execute(text("SET LOCAL jit = off"))
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
     out: dict[str, dict[str, float | None]] = {}
     for stage, values in stage_queries(dialect).items():
         row = session.execute(text(stats_sql(dialect, values))).mappings().one()

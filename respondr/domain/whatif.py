@@ -259,7 +259,7 @@ def _query(dialect: str, scope: metrics.Scope, reads: Mapping[str, Any] | None) 
     submission, and the facts the replayed policy reads."""
     every = reads is None
     reads = reads or {}
-    stages = metrics.message_stages(dialect, scope).cte("stages")
+    stages = metrics.message_stages(dialect, scope, next_reply=False).cte("stages")
     period = []
     if scope.start is not None:
         period.append(Message.received_at >= scope.start)
