@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -564,10 +565,37 @@ def _business(report: metrics.Report) -> Table:
     return _table("business", "In business hours", columns, rows)
 
 
+TABLE_NAMES = (
+    "summary",
+    "stages",
+    "distribution",
+    "trend",
+    "policy_changes",
+    "heatmap",
+    "approvals",
+    "approvers",
+    "approver_hours",
+    "queue_depth",
+    "agents",
+    "sla",
+    "neglected",
+    "groups",
+    "business",
+)
+"""Every table of the latency report, in the page's order."""
+
+
 def latency_tables(
-    session: Session, period: Period, *, group_by: str | None, now: datetime
+    session: Session,
+    period: Period,
+    *,
+    group_by: str | None,
+    now: datetime,
+    only: str | None = None,
 ) -> LatencyTables:
-    """Every table of the latency report for ``period``, the chosen grouping's included."""
+    """The tables of the latency report for ``period``, the chosen grouping's included:
+    every one, or with ``only`` just that one (none when it names no table), so a CSV of
+    one table does not compute the others."""
     group_by = check_grouping(group_by)
     reports: dict[str | None, metrics.Report] = {}
 
@@ -578,39 +606,51 @@ def latency_tables(
             )
         return reports[by]
 
+    @cache
+    def approvals() -> approval_analytics.ApprovalAnalytics:
+        return approval_analytics.approval_analytics(
+            session, start=period.start, end=period.end, tz=period.tz, now=now
+        )
+
     overall = report(None).rows[0]
     found = metrics.bottleneck(overall)
     changes = policy_changes(session, period)
-    chosen = report(group_by)
-    approvals = approval_analytics.approval_analytics(
-        session, start=period.start, end=period.end, tz=period.tz, now=now
-    )
-    tables = [
-        _summary(overall, found),
-        _table("stages", "Where the time goes", stage_columns(), map(stage_record, chosen.rows)),
-        _distribution(overall),
-        _trend(report("week"), changes),
-        _changes_table(changes, period.tz),
-        _heatmap(
+    builders: dict[str, Callable[[], Table]] = {
+        "summary": lambda: _summary(overall, found),
+        "stages": lambda: _table(
+            "stages",
+            "Where the time goes",
+            stage_columns(),
+            map(stage_record, report(group_by).rows),
+        ),
+        "distribution": lambda: _distribution(overall),
+        "trend": lambda: _trend(report("week"), changes),
+        "policy_changes": lambda: _changes_table(changes, period.tz),
+        "heatmap": lambda: _heatmap(
             metrics.waiting_heatmap(session, start=period.start, end=period.end, tz=period.tz)
         ),
-        _approvals(approvals),
-        _approvers(approvals),
-        _approver_hours(approvals),
-        _queue_depth(approvals, period.tz),
-        _agents(report("agent")),
-        _sla(session, report("channel")),
-        _neglected(metrics.neglected_channels(session, now=now), period.tz, now),
-        _table("groups", "Every stage", latency_columns(), map(latency_record, chosen.rows)),
-        _business(chosen),
-    ]
+        "approvals": lambda: _approvals(approvals()),
+        "approvers": lambda: _approvers(approvals()),
+        "approver_hours": lambda: _approver_hours(approvals()),
+        "queue_depth": lambda: _queue_depth(approvals(), period.tz),
+        "agents": lambda: _agents(report("agent")),
+        "sla": lambda: _sla(session, report("channel")),
+        "neglected": lambda: _neglected(
+            metrics.neglected_channels(session, now=now), period.tz, now
+        ),
+        "groups": lambda: _table(
+            "groups", "Every stage", latency_columns(), map(latency_record, report(group_by).rows)
+        ),
+        "business": lambda: _business(report(group_by)),
+    }
+    wanted = TABLE_NAMES if only is None else [name for name in TABLE_NAMES if name == only]
     return LatencyTables(
         period=period,
         group_by=group_by,
         overall=overall,
         bottleneck=found,
         policy_changes=changes,
-        tables={table.name: table for table in tables},
+        tables={name: builders[name]() for name in wanted},
     )
 
 

@@ -22,16 +22,18 @@ DEFAULT_GROUPING = "channel"
 HOUR = 3600.0
 
 
-def tables_from_args(args: Any) -> report_tables.LatencyTables:
-    """The report the query string asks for (``from``, ``to``, ``group_by``); bad values
-    raise :class:`ValidationError` naming the field."""
+def tables_from_args(args: Any, *, only: str | None = None) -> report_tables.LatencyTables:
+    """The report the query string asks for (``from``, ``to``, ``group_by``), every table
+    or ``only`` one; bad values raise :class:`ValidationError` naming the field."""
     tz = get_organisation(db.session).timezone
     now = utcnow()
     period = report_tables.parse_period(
         args.get("from"), args.get("to"), tz=tz, today=now.astimezone(org_zone()).date()
     )
     group_by = args.get("group_by", DEFAULT_GROUPING)
-    return report_tables.latency_tables(db.session, period, group_by=group_by or None, now=now)
+    return report_tables.latency_tables(
+        db.session, period, group_by=group_by or None, now=now, only=only
+    )
 
 
 def _hours(value: Any) -> float | None:
@@ -178,12 +180,12 @@ def latency():
 def latency_csv():
     name = request.args.get("table", "groups")
     try:
-        report = tables_from_args(request.args)
+        report = tables_from_args(request.args, only=name)
     except ValidationError as error:
         return Response(f"{error.field}: {error.message}\n", 400, mimetype="text/plain")
     table = report.tables.get(name)
     if table is None:
-        known = ", ".join(report.tables)
+        known = ", ".join(report_tables.TABLE_NAMES)
         return Response(f"table: use one of {known}\n", 400, mimetype="text/plain")
     period = report.period
     filename = f"respondr-{name}-{period.start.isoformat()}-to-{period.end.isoformat()}.csv"
