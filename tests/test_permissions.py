@@ -13,17 +13,9 @@ from respondr.domain.presets import ensure_presets
 from respondr.models import ROLES
 from respondr.timeutil import utcnow
 from tests.conftest import csrf_token, sign_in
+from tests.url_map import routes
 
 PERSONAS = ("anonymous", *ROLES)
-SKIP_ENDPOINTS = {"static"}
-
-
-def routes(app):
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint in SKIP_ENDPOINTS:
-            continue
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            yield rule, method
 
 
 def test_every_view_declares_who_may_use_it(app):

@@ -21,6 +21,7 @@ SKIP_ENDPOINTS = {"static"}
 
 
 def routes(app) -> Iterator[tuple[Rule, str]]:
+    """Every (rule, method) the app answers, but static files and HEAD/OPTIONS."""
     for rule in app.url_map.iter_rules():
         if rule.endpoint in SKIP_ENDPOINTS:
             continue
