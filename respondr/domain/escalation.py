@@ -6,25 +6,16 @@ The limit is the deciding policy version's ``escalate_after_minutes``, or
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from respondr import signals
-from respondr.models import Notification, PolicyVersion, Submission, User
+from respondr.domain.notifications import Notice, notify
+from respondr.models import PolicyVersion, Submission, User
 
 DEFAULT_ESCALATE_AFTER = timedelta(hours=2)
-
-
-@dataclass(frozen=True)
-class Notice:
-    """Mail to send once the escalation is committed."""
-
-    to: tuple[str, ...]
-    subject: str
-    body: str
 
 
 def limit_for(version: PolicyVersion | None) -> timedelta:
@@ -63,31 +54,20 @@ def escalate_overdue(session: Session, *, now: datetime) -> list[Notice]:
             f"Escalated: {draft.author.name}'s reply to {fan.display_name or fan.handle} "
             f"has waited {minutes} min for approval"
         )
-        told = [u for u in people if u.id != submission.author_id]
-        for person in told:
-            session.add(
-                Notification(
-                    user_id=person.id,
-                    kind="escalation",
-                    text=text[:500],
-                    link="/approvals",
-                    created_at=now,
-                )
-            )
-        signals.approval_escalated.send(
-            submission,
-            session=session,
-            actor=None,
-            at=now,
-            data={"waited_minutes": minutes, "notified": [u.id for u in told]},
+        notice = notify(
+            session,
+            [u for u in people if u.id != submission.author_id],
+            kind="escalation",
+            text=text,
+            link="/approvals",
+            now=now,
+            signal=signals.approval_escalated,
+            about=submission,
+            data={"waited_minutes": minutes},
+            subject=f"[respondr] A reply has waited {minutes} min for approval",
+            body=f"{text}.\n\nWhy it was held: {submission.reason}\n\n"
+            f"The reply:\n{draft.text}\n\nOpen the approval queue: /approvals\n",
         )
-        if told:
-            notices.append(
-                Notice(
-                    to=tuple(u.email for u in told),
-                    subject=f"[respondr] A reply has waited {minutes} min for approval",
-                    body=f"{text}.\n\nWhy it was held: {submission.reason}\n\n"
-                    f"The reply:\n{draft.text}\n\nOpen the approval queue: /approvals\n",
-                )
-            )
+        if notice is not None:
+            notices.append(notice)
     return notices

@@ -24,10 +24,10 @@ from sqlalchemy import Exists, Select, exists, select
 from sqlalchemy.orm import Session, joinedload
 
 from respondr import signals
-from respondr.domain.escalation import Notice
 from respondr.domain.inbox import OPEN_STATUSES
+from respondr.domain.notifications import Notice, notify
 from respondr.domain.organisation import get_organisation
-from respondr.models import Message, Notification, Team, User, WorkflowEvent
+from respondr.models import Message, Team, User, WorkflowEvent
 
 WARNED = "sla_warned"
 BREACHED = "sla_breached"
@@ -100,38 +100,27 @@ def check_slas(session: Session, *, now: datetime) -> SlaCheck:
         .options(joinedload(Message.fan), joinedload(Message.channel))
     ).all()
     for message in due_soon:
-        told = recipients(session, message)
         left = math.ceil((message.sla_due_at - now).total_seconds() / 60)
         fan = message.fan.display_name or message.fan.handle
         text = (
             f"About to breach SLA: {fan}'s message on {message.channel.name} is due in {left} min"
         )
-        for person in told:
-            session.add(
-                Notification(
-                    user_id=person.id,
-                    kind="sla_warning",
-                    text=text[:500],
-                    link=f"/messages/{message.id}",
-                    created_at=now,
-                )
-            )
-        signals.sla_warning.send(
-            message,
-            session=session,
-            actor=None,
-            at=now,
-            data={"due_at": message.sla_due_at.isoformat(), "notified": [u.id for u in told]},
+        notice = notify(
+            session,
+            recipients(session, message),
+            kind="sla_warning",
+            text=text,
+            link=f"/messages/{message.id}",
+            now=now,
+            signal=signals.sla_warning,
+            about=message,
+            data={"due_at": message.sla_due_at.isoformat()},
+            subject=f"[respondr] A message is due in {left} min",
+            body=f"{text}.\n\nOpen it: /messages/{message.id}\n",
         )
         warned.append(message.id)
-        if told:
-            mail.append(
-                Notice(
-                    to=tuple(u.email for u in told),
-                    subject=f"[respondr] A message is due in {left} min",
-                    body=f"{text}.\n\nOpen it: /messages/{message.id}\n",
-                )
-            )
+        if notice is not None:
+            mail.append(notice)
     overdue = session.scalars(
         select(Message)
         .where(

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from respondr.domain import audit
-from respondr.domain.escalation import Notice
+from respondr.domain.notifications import Notice
 from respondr.domain.organisation import get_organisation
 from respondr.domain.report_tables import LatencyTables, Period, Record, latency_tables
 from respondr.models import AuditEntry, User
