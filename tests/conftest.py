@@ -12,6 +12,7 @@ import re
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -235,11 +236,19 @@ def live_server(
     url = databases.new()
     upgrade(url)
     app = make_app(url, tmp_path_factory.mktemp("live-instance"), SERVER_NAME=None)
+    with serving(app) as base:
+        yield LiveServer(url=base, app=app)
+
+
+@contextmanager
+def serving(app: Flask) -> Iterator[str]:
+    """``app`` served over real HTTP on a free local port, in a thread: its base URL.
+    Afterwards the server is stopped and the app's database connections are closed."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:
-        yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app)
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         server.server_close()

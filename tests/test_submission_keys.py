@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
+from contextlib import ExitStack
 from datetime import timedelta
 
 import pytest
 import requests
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from respondr.domain import form_submissions
 from respondr.extensions import db as flask_db
@@ -17,7 +17,7 @@ from respondr.models import ROLES, FormSubmission, Note, StockResponse, User
 from respondr.timeutil import utcnow
 from respondr.web.submission_keys import FIELD
 from tests import factories
-from tests.conftest import csrf_token, make_app, sign_in
+from tests.conftest import csrf_token, make_app, serving, sign_in
 from tests.url_map import forms_on, routes, seed, url_for_rule
 
 
@@ -104,21 +104,11 @@ def two_servers(databases, tmp_path_factory):
     """Two app servers (separate apps, separate threads, separate ports) on one database."""
     url = databases.new()
     upgrade(url)
-    servers = []
-    for n in range(2):
-        app = make_app(url, tmp_path_factory.mktemp(f"server-{n}"), SERVER_NAME=None)
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        servers.append((app, server, thread))
-    yield [(app, f"http://127.0.0.1:{server.server_port}") for app, server, _ in servers]
-    for app, server, thread in servers:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-        with app.app_context():
-            flask_db.session.remove()
-            flask_db.engine.dispose()
+    apps = [
+        make_app(url, tmp_path_factory.mktemp(f"server-{n}"), SERVER_NAME=None) for n in range(2)
+    ]
+    with ExitStack() as stack:
+        yield [(app, stack.enter_context(serving(app))) for app in apps]
 
 
 def signed_in_browser(base: str, email: str) -> requests.Session:
