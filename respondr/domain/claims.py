@@ -41,12 +41,19 @@ def claim(session: Session, message: Message, *, actor: User, now: datetime) -> 
         .execution_options(synchronize_session=False)
     ).scalar_one_or_none()
     if status is None:
-        session.refresh(message)  # the winner has committed: read who holds it
-        if message.claimed_by_id == actor.id:
+        # The winner has committed: who holds it and the status, in one statement.
+        holder_id, holder, current = session.execute(
+            select(Message.claimed_by_id, User.name, Message.status)
+            .outerjoin(User, User.id == Message.claimed_by_id)
+            .where(Message.id == message.id)
+        ).one()
+        if holder_id == actor.id:
+            session.refresh(message)
             return message  # already yours: claiming again changes nothing
-        if message.claimed_by is not None:
-            raise Conflict(f"{message.claimed_by.name} has already claimed this message.")
-        raise Conflict(f"This message is {message.status.replace('_', ' ')} and cannot be claimed.")
+        session.expire(message)  # what this session read of it is out of date
+        if holder is not None:
+            raise Conflict(f"{holder} has already claimed this message.")
+        raise Conflict(f"This message is {current.replace('_', ' ')} and cannot be claimed.")
     # What the UPDATE wrote, without reading the row back or flushing it again.
     for name, value in (
         ("claimed_by_id", actor.id),
