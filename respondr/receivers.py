@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
 
+from respondr.domain import stage_totals
 from respondr.models import Draft, Message, PublishedReply, Submission, WorkflowEvent
 from respondr.signals import WORKFLOW_EVENT_KINDS
 
@@ -34,15 +36,17 @@ def _event_writer(kind: str):
             # The sender needs its id (and its links). A stored, unchanged sender has
             # them already: no flush, so a batch's events are written together.
             session.flush()
+        ids = _ids(sender)
         session.add(
             WorkflowEvent(
                 kind=kind,
                 actor_id=actor.id if actor is not None else None,
                 at=at,
                 data=data or {},
-                **_ids(sender),
+                **ids,
             )
         )
+        stage_totals.note_event(session, kind, ids["message_id"])
 
     return write_workflow_event
 
@@ -54,6 +58,8 @@ def connect_receivers() -> None:
     """Connect every receiver once per process (signals are process-global)."""
     if _connected:
         return
+    # The stored stage rows of the messages whose events were written commit with them.
+    event.listen(Session, "before_commit", stage_totals.refresh_pending)
     for signal, kind in WORKFLOW_EVENT_KINDS.items():
         receiver = _event_writer(kind)
         _connected.append(receiver)  # blinker holds receivers weakly

@@ -232,6 +232,8 @@ class Scope:
     """Business hours as (channel id, opens, closes) in milliseconds since the epoch:
     every open interval of every channel with business hours, over the time the report's
     events span (see :func:`business_intervals`). Empty: no business-hours figures."""
+    message_ids: tuple[int, ...] | None = None
+    """Only these messages (as well as the period); None: every message of the period."""
 
 
 @dataclass(frozen=True)
@@ -323,6 +325,11 @@ def epoch_ms_sql(dialect: str, column: Any) -> ColumnElement[Any]:
     raise NotImplementedError(f"latency metrics do not support {dialect}")
 
 
+def sla_ms_sql() -> ColumnElement[Any]:
+    """The message's channel's SLA target in milliseconds (join :class:`Channel`)."""
+    return sql_cast(Channel.sla_minutes, BigInteger) * 60_000
+
+
 def local_parts(dialect: str, column: Any, tz: str) -> dict[str, ColumnElement[Any]]:
     """Hour of day (0–23), ISO day of week (1 = Monday) and the week's Monday, read in
     ``tz``."""
@@ -388,6 +395,8 @@ def message_stages(dialect: str, scope: Scope, *, next_reply: bool = True) -> Se
         period.append(Message.received_at >= start)
     if end is not None:
         period.append(Message.received_at < end)
+    if scope.message_ids is not None:
+        period.append(Message.id.in_(scope.message_ids))
     msg = (
         select(
             Message.id.label("message_id"),
@@ -398,7 +407,7 @@ def message_stages(dialect: str, scope: Scope, *, next_reply: bool = True) -> Se
             Message.thread_key,
             ms(dialect, Message.posted_at).label("posted_ms"),
             ms(dialect, Message.received_at).label("received_ms"),
-            (sql_cast(Channel.sla_minutes, BigInteger) * 60_000).label("sla_ms"),
+            sla_ms_sql().label("sla_ms"),
         )
         .join(Channel, Channel.id == Message.channel_id)
         .where(*period)

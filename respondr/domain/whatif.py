@@ -14,9 +14,10 @@ time to first response p50/p90 and SLA attainment. The rules of the estimate are
   first try;
 - every other answered message keeps its actual time to first response.
 
-The stages come from :func:`respondr.domain.metrics.message_stages`, the latency report's
-own per-message query, joined to each message's first submission, in one statement whose
-rows are streamed (``yield_per``), never held. The policy is evaluated once per distinct
+The stages are the latency report's own (:func:`respondr.domain.metrics.message_stages`),
+as stored for each message when its events were written (:mod:`respondr.domain.stage_totals`):
+one narrow row per message, joined to its first submission, in one statement whose rows
+are streamed (``yield_per``), never held. The policy is evaluated once per distinct
 combination of the facts its conditions read (a cache keyed on those facts only), and
 durations go into ``array('d')`` buffers sorted once. The result is independent of row
 order and has no randomness: the same inputs give the same numbers.
@@ -39,13 +40,13 @@ from sqlalchemy import String, and_, case, func, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
-from respondr.domain import business_hours, metrics, policy
+from respondr.domain import business_hours, metrics, policy, stage_totals
 from respondr.domain.enrich import _pattern as term_pattern
 from respondr.domain.errors import NotFound, ValidationError
 from respondr.domain.organisation import get_organisation
 from respondr.domain.policies import find_policy
 from respondr.domain.presets import PRESETS
-from respondr.models import Channel, Draft, Fan, Message, Submission
+from respondr.models import Channel, Draft, Fan, Message, MessageStageTotals, Submission
 
 STREAM_ROWS = 10_000
 # What the replay loop reads of each row, by name, in this order.
@@ -259,7 +260,6 @@ def _query(dialect: str, scope: metrics.Scope, reads: Mapping[str, Any] | None) 
     submission, and the facts the replayed policy reads."""
     every = reads is None
     reads = reads or {}
-    stages = metrics.message_stages(dialect, scope, next_reply=False).cte("stages")
     period = []
     if scope.start is not None:
         period.append(Message.received_at >= scope.start)
@@ -292,13 +292,14 @@ def _query(dialect: str, scope: metrics.Scope, reads: Mapping[str, Any] | None) 
         .cte("first_submissions")
     )
     f = firsts.c
+    stages = MessageStageTotals
     columns = [
-        stages.c.message_id,
-        stages.c.approval_wait,
-        stages.c.rework,
-        stages.c.ttfr,
-        stages.c.answered,
-        stages.c.sla_ms,
+        Message.id.label("message_id"),
+        stages.approval_wait,
+        stages.rework,
+        stages.ttfr,
+        stages.answered,
+        metrics.sla_ms_sql().label("sla_ms"),
         *(c for c in f if c.name not in ("message_id", "nth")),
         Message.channel_id,
         Message.category,
@@ -316,9 +317,12 @@ def _query(dialect: str, scope: metrics.Scope, reads: Mapping[str, Any] | None) 
         )
     return (
         select(*columns)
-        .select_from(stages)
-        .join(Message, Message.id == stages.c.message_id)
-        .outerjoin(firsts, and_(f.message_id == stages.c.message_id, f.nth == 1))
+        .select_from(Message)
+        .join(Channel, Channel.id == Message.channel_id)
+        # No stored row yet: no stage event yet, every stage None, not answered.
+        .outerjoin(stages, stages.message_id == Message.id)
+        .outerjoin(firsts, and_(f.message_id == Message.id, f.nth == 1))
+        .where(*period)
     )
 
 
@@ -568,6 +572,7 @@ def run_whatif(
     replayed = _replayed_policy(session, policy_ref)
     reads = _conditions_read(replayed.rules)
     scope = metrics.Scope(first, last, tz, None, now)
+    stage_totals.refresh_pending(session)  # events written in this session, not committed
     connection = session.connection()
     metrics.prepare(connection)  # the SQLite functions the latency query may use
     query = _query(connection.dialect.name, scope, reads)

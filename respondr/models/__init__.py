@@ -24,6 +24,7 @@ from respondr.models.messages import (
 )
 from respondr.models.organisation import Organisation
 from respondr.models.policies import ApprovalPolicy, PolicyVersion
+from respondr.models.stage_totals import MessageStageTotals
 from respondr.models.users import ROLES, ApiToken, Notification, Team, User, UserRole
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "Fan",
     "FormSubmission",
     "Message",
+    "MessageStageTotals",
     "MessageViewer",
     "Note",
     "Notification",

@@ -1,0 +1,73 @@
+"""Stored stage rows: each message's first-reply stages, kept as its events arrive.
+
+:func:`respondr.domain.metrics.message_stages` derives a message's stages from its
+workflow events (about eight per message); over a whole history that is the cost of the
+what-if. :class:`~respondr.models.MessageStageTotals` keeps the figures the what-if reads,
+one narrow row per message, written by :func:`refresh_stage_totals` from that same query
+restricted to the messages concerned: there is one definition of the stages, never an
+incremental copy of it.
+
+Freshness: the workflow event writer (:mod:`respondr.receivers`) notes the message of
+every event a stage reads (:func:`note_event`); before the session commits,
+:func:`refresh_pending` rewrites those messages' rows in the same transaction, so the rows
+commit with the events or not at all. Readers in a session that has not committed yet
+call :func:`refresh_pending` first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Insert, delete, insert, select
+from sqlalchemy.orm import Session
+
+from respondr.domain import metrics
+from respondr.models import MessageStageTotals
+from respondr.timeutil import utcnow
+
+PENDING = "respondr.stage_totals.pending"
+"""The ``session.info`` key of the messages whose rows are due for a refresh."""
+BATCH = 500
+"""Messages refreshed per statement (SQLite caps a statement's parameters)."""
+COLUMNS = ("message_id", "approval_wait", "rework", "ttfr", "answered")
+_STAGE_KINDS = frozenset(metrics.EVENT_KINDS)
+
+
+def refresh_stage_totals(session: Session, message_ids: Iterable[int] | None = None) -> None:
+    """Rewrite the stored rows of ``message_ids`` (None: of every message, in one
+    statement) from :func:`metrics.message_stages`."""
+    connection = session.connection()
+    table = MessageStageTotals
+    if message_ids is None:
+        metrics.prepare(connection)  # a statement over every event: no JIT, more memory
+        connection.execute(delete(table))
+        connection.execute(_insert(connection.dialect.name, None))
+        return
+    ids = sorted(set(message_ids))
+    for start in range(0, len(ids), BATCH):
+        chunk = tuple(ids[start : start + BATCH])
+        connection.execute(delete(table).where(table.message_id.in_(chunk)))
+        connection.execute(_insert(connection.dialect.name, chunk))
+
+
+def _insert(dialect: str, message_ids: tuple[int, ...] | None) -> Insert:
+    scope = metrics.Scope(None, None, "UTC", None, utcnow(), message_ids=message_ids)
+    stages = metrics.message_stages(dialect, scope, next_reply=False).subquery("stages")
+    s = stages.c
+    rows = select(s.message_id, s.approval_wait, s.rework, s.ttfr, s.answered == 1)
+    return insert(MessageStageTotals).from_select(COLUMNS, rows)
+
+
+def note_event(session: Session, kind: str, message_id: int | None) -> None:
+    """Mark a message's row as due when an event of ``kind`` is written for it."""
+    if message_id is not None and kind in _STAGE_KINDS:
+        session.info.setdefault(PENDING, set()).add(message_id)
+
+
+def refresh_pending(session: Session) -> None:
+    """Refresh the rows of the messages noted since the last refresh (a session
+    ``before_commit`` hook; see :func:`respondr.receivers.connect_receivers`)."""
+    pending = session.info.pop(PENDING, None)
+    if pending:
+        session.flush()  # the noted events are in the database
+        refresh_stage_totals(session, pending)
