@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 
 from respondr.domain import accounts, channels
 from respondr.domain.organisation import get_organisation
+from respondr.domain.policies import find_policy, set_channel_policy
+from respondr.domain.presets import ensure_presets
 from respondr.models import Channel, Fan, Message, Organisation, RoutingRule, Team, User
 
 __all__ = ["PASSWORD", "User", "create_channel", "create_message", "create_user"]
@@ -42,6 +44,18 @@ def create_channel(session, *, name=None, kind="facebook_page", sla_minutes=60) 
         sla_minutes=sla_minutes,
         actor=None,
         now=utcnow(),
+    )
+    session.commit()  # the test setup is the edge: later rollbacks keep it
+    return channel
+
+
+def create_held_channel(session, **kwargs) -> Channel:
+    """A channel (``kwargs`` as for :func:`create_channel`) under the corporate-clears-all
+    preset: every reply on it waits for an approver."""
+    ensure_presets(session, now=utcnow())
+    channel = create_channel(session, **kwargs)
+    set_channel_policy(
+        session, channel, find_policy(session, "corporate-clears-all"), actor=None, now=utcnow()
     )
     session.commit()  # the test setup is the edge: later rollbacks keep it
     return channel

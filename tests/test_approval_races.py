@@ -10,8 +10,6 @@ import urllib.request
 from sqlalchemy import func, select
 
 from respondr.domain import accounts, drafting
-from respondr.domain.policies import find_policy, set_channel_policy
-from respondr.domain.presets import ensure_presets
 from respondr.extensions import db as flask_db
 from respondr.models import ApprovalDecision, Submission, User, WorkflowEvent
 from respondr.timeutil import utcnow
@@ -23,11 +21,7 @@ def submitted_draft(app, *, author_roles: str = "agent") -> tuple[int, dict[str,
     approvers, Carol and Dana."""
     with app.app_context():
         session = flask_db.session
-        ensure_presets(session, now=utcnow())
-        channel = factories.create_channel(session)
-        set_channel_policy(
-            session, channel, find_policy(session, "corporate-clears-all"), actor=None, now=utcnow()
-        )
+        channel = factories.create_held_channel(session)
         author = factories.create_user(session, name="Bernie", roles=author_roles)
         message = factories.create_message(session, channel)
         draft = drafting.save_draft(

@@ -11,21 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from respondr.domain import drafting, history, triage
-from respondr.domain.policies import find_policy, set_channel_policy
-from respondr.domain.presets import ensure_presets
 from respondr.timeutil import utcnow
+from tests import factories
 from tests.conftest import sign_in
 
 
 @pytest.fixture
-def world(db, make_user, make_channel, make_message):
+def world(db, make_user, make_message):
     """Lena's birthday message on a channel where corporate clears every reply."""
-    ensure_presets(db, now=utcnow())
-    channel = make_channel(name="Bernie the Bookworm")
-    set_channel_policy(
-        db, channel, find_policy(db, "corporate-clears-all"), actor=None, now=utcnow()
-    )
-    db.commit()
+    channel = factories.create_held_channel(db, name="Bernie the Bookworm")
     return {
         "message": make_message(channel, text="It's my birthday!", handle="lena"),
         "bernie": make_user(name="Bernie Adler", email="bernie@example.com"),

@@ -12,10 +12,9 @@ from sqlalchemy import select
 from respondr import mail
 from respondr.domain import drafting
 from respondr.domain.escalation import escalate_overdue
-from respondr.domain.policies import find_policy, set_channel_policy
-from respondr.domain.presets import ensure_presets
 from respondr.models import Notification, WorkflowEvent
 from respondr.timeutil import utcnow
+from tests import factories
 
 
 class Inbox:
@@ -42,12 +41,8 @@ def smtp_server():
 
 
 @pytest.fixture
-def held_reply(db, make_user, make_channel, make_message):
-    ensure_presets(db, now=utcnow())
-    channel = make_channel()
-    set_channel_policy(
-        db, channel, find_policy(db, "corporate-clears-all"), actor=None, now=utcnow()
-    )
+def held_reply(db, make_user, make_message):
+    channel = factories.create_held_channel(db)
     author = make_user(name="Bernie")
     carol = make_user(name="Carol", roles="approver", email="carol@example.com")
     jerry = make_user(name="Jerry", roles="manager", email="jerry@example.com")

@@ -6,8 +6,6 @@ from flask import Flask
 
 from respondr.domain import channels as channel_ops
 from respondr.domain import drafting
-from respondr.domain.policies import find_policy, set_channel_policy
-from respondr.domain.presets import ensure_presets
 from respondr.extensions import db as flask_db
 from respondr.timeutil import utcnow
 from tests import factories
@@ -26,11 +24,7 @@ def reply_waiting_for_approval(
     ``platform``'s webhook (``timeout`` seconds to answer); (draft id, message id)."""
     with app.app_context():
         session = flask_db.session
-        ensure_presets(session, now=utcnow())
-        channel = factories.create_channel(session)
-        set_channel_policy(
-            session, channel, find_policy(session, "corporate-clears-all"), actor=None, now=utcnow()
-        )
+        channel = factories.create_held_channel(session)
         channel_ops.set_connector(
             session,
             channel,
