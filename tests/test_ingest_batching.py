@@ -153,14 +153,35 @@ def test_a_batch_reads_its_fans_and_stored_messages_in_a_fixed_number_of_stateme
     batch(db, channel, [item("seen-0", handle="known"), item("seen-1", handle="known2")])
     db.flush()
     counts = {}
-    for size in (4, 40):
+    for size in (40, 400):
         with statements(db) as seen:
             results = batch(db, channel, mixed_batch(f"n{size}", size))
             db.flush()
         assert {r.status for r in results} == {"created", "existing"}
         counts[size] = len(seen)
-    assert counts[4] == counts[40]
-    assert counts[40] <= 12  # look-ups, rules, the team's lock and turn, fan updates
+    assert counts[40] == counts[400]
+    # Look-ups, rules, the team's lock and turn, fan updates; on PostgreSQL the ids of
+    # the new fans, messages and events, one query per table.
+    assert counts[400] <= 15
+
+
+def test_a_large_batch_numbers_its_rows_in_order(db, channel, team):
+    """Ids taken up front (PostgreSQL) follow the items, a message's events keep their
+    order, and what is stored afterwards gets ids of its own."""
+    results = batch(db, channel, [item(f"big-{n}", handle=f"fan{n % 7}") for n in range(60)])
+    db.flush()
+    ids = [r.message.id for r in results]
+    assert ids == sorted(ids) and len(set(ids)) == 60
+    kinds = db.execute(
+        select(WorkflowEvent.message_id, WorkflowEvent.kind)
+        .where(WorkflowEvent.message_id.in_(ids))
+        .order_by(WorkflowEvent.id)
+    ).all()
+    assert [kind for message_id, kind in kinds if message_id == ids[0]] == ["received"]
+    assert [message_id for message_id, kind in kinds if kind == "received"] == ids
+    [later] = batch(db, channel, [item("big-later", handle="fan1")])
+    assert later.status == "created" and later.message.id > ids[-1]
+    assert db.scalar(select(func.count()).select_from(Fan).where(Fan.handle.like("fan%"))) == 7
 
 
 def test_a_batch_that_loses_a_race_stores_each_message_once(db, channel, team, monkeypatch):

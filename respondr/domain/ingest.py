@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -46,7 +46,7 @@ from respondr.domain.enrich import OWNED_CHANNEL_KINDS, enrich
 from respondr.domain.errors import DomainError, NotFound, ValidationError
 from respondr.domain.organisation import get_organisation
 from respondr.domain.routing import Routed, Router, announce
-from respondr.models import Channel, Fan, Message, Organisation, User
+from respondr.models import Channel, Fan, Message, Organisation, User, WorkflowEvent
 
 MAX_BATCH = 1000
 MAX_TEXT = 100_000
@@ -445,6 +445,36 @@ def _new_message(item: _Pending, fan: Fan, parent: Message | None, arrival: _Arr
     )
 
 
+_NUMBERED = (Fan, Message, WorkflowEvent)
+# From this many new messages on, a batch's ids are taken up front (below that, the
+# INSERT … RETURNING is short and the nextval queries would only add round trips).
+_NUMBER_FROM = 20
+
+
+def _number_new_rows(session: Session, created: int) -> None:
+    """On PostgreSQL, give a batch's new fans, messages and events their ids up front,
+    one ``nextval`` query per table, so that the flush sends each table as one prepared
+    ``executemany`` (psycopg's pipeline) instead of an ``INSERT … VALUES … RETURNING``
+    with thousands of parameters, which psycopg and the server parse afresh for every
+    batch (profiled: a quarter of a 1,000-message batch). Ids follow the order the rows
+    were added in. SQLite has no sequences and needs none of this."""
+    if created < _NUMBER_FROM or session.get_bind().dialect.name != "postgresql":
+        return
+    unnumbered: dict[type[Any], list[Any]] = {}
+    for row in session.new:
+        if isinstance(row, _NUMBERED) and row.id is None:
+            unnumbered.setdefault(type(row), []).append(row)
+    for model, rows in unnumbered.items():
+        rows.sort(key=lambda row: inspect(row).insert_order)
+        sequence = func.pg_get_serial_sequence(model.__tablename__, "id")
+        with session.no_autoflush:
+            ids = session.scalars(
+                select(func.nextval(sequence)).select_from(func.generate_series(1, len(rows)))
+            ).all()
+        for row, new_id in zip(rows, sorted(ids), strict=True):
+            row.id = new_id
+
+
 def _write(session: Session, pending: Sequence[_Pending], arrival: _Arrival) -> list[ItemResult]:
     """Store ``pending`` in order, one result per item, with a fixed number of
     statements whatever their count: the stored messages (repeats and the messages
@@ -485,6 +515,7 @@ def _write(session: Session, pending: Sequence[_Pending], arrival: _Arrival) -> 
             created.append((message, routed))
             results.append(ItemResult("created", message))
     if created:
+        _number_new_rows(session, len(created))
         session.flush()  # the events need the messages' ids
         for message, routed in created:
             # Linked after the insert: linked before, adding the message walks the channel.
@@ -493,6 +524,7 @@ def _write(session: Session, pending: Sequence[_Pending], arrival: _Arrival) -> 
                 message, session=session, actor=arrival.actor, at=arrival.now
             )
             announce(session, message, routed, now=arrival.now)
+        _number_new_rows(session, len(created))
         router.save()
         session.flush()
     return results
