@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -50,6 +52,18 @@ def field_error(form: FlaskForm, error: DomainError) -> None:
         form.form_errors.append(error.message)
 
 
+@contextmanager
+def errors_on(form: FlaskForm) -> Iterator[None]:
+    """Wrap a form's change (the domain call, commit, flash and redirect): a
+    :class:`DomainError` from it rolls the transaction back and shows on the form instead
+    of escaping, and the view goes on to render the form again."""
+    try:
+        yield
+    except DomainError as error:
+        db.session.rollback()
+        field_error(form, error)
+
+
 def _get_or_404(model: type, ident: int):
     obj = db.session.get(model, ident)
     if obj is None:
@@ -63,7 +77,7 @@ def organisation():
     org = get_organisation(db.session)
     form = OrganisationForm(obj=org)
     if form.validate_on_submit():
-        try:
+        with errors_on(form):
             changed = update_settings(
                 db.session,
                 actor=current_user,
@@ -73,10 +87,6 @@ def organisation():
                 claim_lapse_minutes=form.claim_lapse_minutes.data,
                 sla_warning_minutes=form.sla_warning_minutes.data,
             )
-        except DomainError as error:
-            db.session.rollback()
-            field_error(form, error)
-        else:
             db.session.commit()
             flash(
                 "Saved the organisation's settings." if changed else "Nothing changed.", "success"
@@ -97,7 +107,7 @@ def users():
 def new_user():
     form = UserForm()
     if form.validate_on_submit():
-        try:
+        with errors_on(form):
             user = accounts.create_user(
                 db.session,
                 email=form.email.data or "",
@@ -110,10 +120,6 @@ def new_user():
             )
             if not form.active.data:
                 accounts.deactivate(db.session, user, now=utcnow())
-        except DomainError as error:
-            db.session.rollback()
-            field_error(form, error)
-        else:
             db.session.commit()
             flash(f"{user.name} can now sign in.", "success")
             return redirect(url_for("admin.users"))
@@ -133,7 +139,7 @@ def edit_user(user_id: int):
         else {"roles": sorted(user.roles), "active": user.is_active_account},
     )
     if form.validate_on_submit():
-        try:
+        with errors_on(form):
             accounts.update_user(
                 db.session,
                 user,
@@ -144,10 +150,6 @@ def edit_user(user_id: int):
                 actor=current_user,
                 now=utcnow(),
             )
-        except DomainError as error:
-            db.session.rollback()
-            field_error(form, error)
-        else:
             db.session.commit()
             flash(f"Saved {user.name}.", "success")
             return redirect(url_for("admin.users"))
@@ -179,13 +181,9 @@ def channels():
 def _channel_form(form: ChannelForm, channel: Channel | None, save, done: str, back: str):  # type: ignore[no-untyped-def]
     """Create or edit a channel in one transaction, then its connector settings."""
     if form.validate_on_submit():
-        try:
+        with errors_on(form):
             channel = save()
             generated = _apply_connector(form, channel)
-        except DomainError as error:
-            db.session.rollback()
-            field_error(form, error)
-        else:
             db.session.commit()
             if generated:  # shown once, on this page only: never in a flash cookie
                 return render_template(

@@ -6,11 +6,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from respondr.domain import stock
-from respondr.domain.errors import DomainError
 from respondr.extensions import db
 from respondr.models import StockResponse
 from respondr.timeutil import utcnow
-from respondr.web.admin import field_error
+from respondr.web.admin import errors_on
 from respondr.web.forms import StockResponseForm
 from respondr.web.permissions import requires
 
@@ -42,14 +41,10 @@ def _form_values(form: StockResponseForm) -> dict[str, object]:
 def new():
     form = StockResponseForm()
     if form.validate_on_submit():
-        try:
+        with errors_on(form):
             response = stock.create(
                 db.session, **_form_values(form), actor=current_user, now=utcnow()
             )
-        except DomainError as error:
-            db.session.rollback()
-            field_error(form, error)
-        else:
             db.session.commit()
             flash(f"Added “{response.title}”.", "success")
             return redirect(url_for("stock.index"))
@@ -66,7 +61,7 @@ def edit(response_id: int):
         abort(404)
     form = StockResponseForm(obj=response)
     if form.validate_on_submit():
-        try:
+        with errors_on(form):
             stock.update(
                 db.session,
                 response,
@@ -75,10 +70,6 @@ def edit(response_id: int):
                 actor=current_user,
                 now=utcnow(),
             )
-        except DomainError as error:
-            db.session.rollback()
-            field_error(form, error)
-        else:
             db.session.commit()
             flash(f"Saved “{response.title}”.", "success")
             return redirect(url_for("stock.index"))
