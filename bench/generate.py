@@ -8,7 +8,8 @@ settings (organisation, users, teams, channels on the shipped approval policies,
 rules, an API token) are made through the models; the history (fans, messages, drafts
 and their versions, submissions, approval decisions, published replies and the workflow
 events the latency reports read) goes in with the driver's bulk paths: ``executemany`` on
-SQLite, ``COPY`` on PostgreSQL.
+SQLite, ``COPY`` on PostgreSQL. Then every message's stored stage row is written from
+those events in one statement, as the live event writer would have kept it.
 
 The brand receives ``--per-day`` messages a day (default 2,740: a million a year), so a
 larger ``--messages`` means a longer history, not a busier day: the open backlog (the
@@ -39,6 +40,7 @@ from respondr import db_setup, migrate
 from respondr.domain.accounts import create_api_token
 from respondr.domain.enrich import OWNED_CHANNEL_KINDS, enrich
 from respondr.domain.presets import ensure_presets
+from respondr.domain.stage_totals import refresh_stage_totals
 from respondr.models import (
     Channel,
     Message,
@@ -736,6 +738,13 @@ def generate(
                 rate = written / max(time.perf_counter() - started, 1e-9)
                 print(f"  {written:,} messages written ({rate:,.0f}/s)", flush=True)
         writer.finish()
+        with Session(engine) as session:
+            # Every message's stored stage row, as the live event writer keeps them.
+            refresh_stage_totals(session)
+            session.commit()
+        if engine.dialect.name == "postgresql":
+            with engine.begin() as connection:
+                connection.exec_driver_sql("ANALYZE message_stage_totals")
     finally:
         engine.dispose()
     return setup

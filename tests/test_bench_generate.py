@@ -6,7 +6,8 @@ from sqlalchemy.orm import Session
 
 from bench import generate as gen
 from bench.probe import hand_sql_stats, report_stats
-from respondr.models import Message, PublishedReply, WorkflowEvent
+from respondr.models import Message, MessageStageTotals, PublishedReply, WorkflowEvent
+from tests.test_stage_totals import assert_rows_are_fresh
 
 
 def _history(url: str) -> list[tuple[str, str, str]]:
@@ -36,11 +37,14 @@ def test_generated_history_reads_like_live_data(databases):
             )
             report = report_stats(session)
             hand = hand_sql_stats(session)
+            stored = session.scalar(select(func.count()).select_from(MessageStageTotals))
+            assert_rows_are_fresh(session)
     finally:
         engine.dispose()
     assert received == 400
     assert 200 < published < 400  # most answered; some closed or still open at the end
     assert report["ttfr"]["count"] == published
+    assert stored == 400  # every message's stage row, equal to the events' figures
     for stage, figures in hand.items():
         for name, value in figures.items():
             expected = report[stage][name]

@@ -78,7 +78,7 @@ from sqlalchemy import (
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from respondr.domain import business_hours
 from respondr.domain.errors import ValidationError
@@ -232,8 +232,9 @@ class Scope:
     """Business hours as (channel id, opens, closes) in milliseconds since the epoch:
     every open interval of every channel with business hours, over the time the report's
     events span (see :func:`business_intervals`). Empty: no business-hours figures."""
-    message_ids: tuple[int, ...] | None = None
-    """Only these messages (as well as the period); None: every message of the period."""
+    message_ids: tuple[int, ...] | BindParameter[Any] | None = None
+    """Only these messages (as well as the period), or an expanding parameter that will
+    name them (for a statement built once); None: every message of the period."""
 
 
 @dataclass(frozen=True)
@@ -395,8 +396,12 @@ def message_stages(dialect: str, scope: Scope, *, next_reply: bool = True) -> Se
         period.append(Message.received_at >= start)
     if end is not None:
         period.append(Message.received_at < end)
+    # Only the events of the messages asked for, when asked for a few: read through the
+    # message index (SQLite would otherwise read every event of the kinds first).
+    by_message = []
     if scope.message_ids is not None:
         period.append(Message.id.in_(scope.message_ids))
+        by_message.append(event_.message_id.in_(scope.message_ids))
     msg = (
         select(
             Message.id.label("message_id"),
@@ -455,7 +460,7 @@ def message_stages(dialect: str, scope: Scope, *, next_reply: bool = True) -> Se
         # The events of the period's messages that a stage reads, found through the
         # message index.
         .join(msg, msg.c.message_id == event_.message_id)
-        .where(event_.kind.in_(EVENT_KINDS))
+        .where(event_.kind.in_(EVENT_KINDS), *by_message)
         .cte("ev")
         .prefix_with(INLINE, dialect="postgresql")
     )

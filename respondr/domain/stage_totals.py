@@ -17,13 +17,14 @@ call :func:`refresh_pending` first.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
-from sqlalchemy import Insert, delete, insert, select
+from sqlalchemy import Insert, bindparam, delete, insert, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from respondr.domain import metrics
 from respondr.models import MessageStageTotals
-from respondr.timeutil import utcnow
 
 PENDING = "respondr.stage_totals.pending"
 """The ``session.info`` key of the messages whose rows are due for a refresh."""
@@ -31,31 +32,44 @@ BATCH = 500
 """Messages refreshed per statement (SQLite caps a statement's parameters)."""
 COLUMNS = ("message_id", "approval_wait", "rework", "ttfr", "answered")
 _STAGE_KINDS = frozenset(metrics.EVENT_KINDS)
+_IDS: BindParameter[int] = bindparam("message_ids", expanding=True)
+_RESTRICTED = MessageStageTotals.message_id.in_(_IDS)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_STATEMENTS: dict[tuple[str, bool], Insert] = {}
 
 
 def refresh_stage_totals(session: Session, message_ids: Iterable[int] | None = None) -> None:
     """Rewrite the stored rows of ``message_ids`` (None: of every message, in one
     statement) from :func:`metrics.message_stages`."""
     connection = session.connection()
-    table = MessageStageTotals
+    dialect = connection.dialect.name
     if message_ids is None:
         metrics.prepare(connection)  # a statement over every event: no JIT, more memory
-        connection.execute(delete(table))
-        connection.execute(_insert(connection.dialect.name, None))
+        connection.execute(delete(MessageStageTotals))
+        connection.execute(_insert(dialect, restricted=False))
         return
     ids = sorted(set(message_ids))
     for start in range(0, len(ids), BATCH):
-        chunk = tuple(ids[start : start + BATCH])
-        connection.execute(delete(table).where(table.message_id.in_(chunk)))
-        connection.execute(_insert(connection.dialect.name, chunk))
+        chunk = {_IDS.key: ids[start : start + BATCH]}
+        connection.execute(delete(MessageStageTotals).where(_RESTRICTED), chunk)
+        connection.execute(_insert(dialect, restricted=True), chunk)
 
 
-def _insert(dialect: str, message_ids: tuple[int, ...] | None) -> Insert:
-    scope = metrics.Scope(None, None, "UTC", None, utcnow(), message_ids=message_ids)
-    stages = metrics.message_stages(dialect, scope, next_reply=False).subquery("stages")
-    s = stages.c
-    rows = select(s.message_id, s.approval_wait, s.rework, s.ttfr, s.answered == 1)
-    return insert(MessageStageTotals).from_select(COLUMNS, rows)
+def _insert(dialect: str, *, restricted: bool) -> Insert:
+    """The INSERT … SELECT of the stored rows, built once per backend: building the
+    per-message query costs far more than running it for one message."""
+    found = _STATEMENTS.get((dialect, restricted))
+    if found is None:
+        # Open messages' ages are not stored: the instant they are taken at is moot.
+        scope = metrics.Scope(
+            None, None, "UTC", None, _EPOCH, message_ids=_IDS if restricted else None
+        )
+        stages = metrics.message_stages(dialect, scope, next_reply=False).subquery("stages")
+        s = stages.c
+        rows = select(s.message_id, s.approval_wait, s.rework, s.ttfr, s.answered == 1)
+        found = insert(MessageStageTotals).from_select(COLUMNS, rows)
+        _STATEMENTS[(dialect, restricted)] = found
+    return found
 
 
 def note_event(session: Session, kind: str, message_id: int | None) -> None:
