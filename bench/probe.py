@@ -265,7 +265,8 @@ def whatif(url: str, policy: str) -> dict[str, Any]:
 def claims(url: str, first_agent: int, threads: int, start_at: float) -> dict[str, Any]:
     """``threads`` agents (user ids from ``first_agent``) claim from the same queue: each
     takes one of the five most urgent unclaimed messages, looks at it for a moment
-    (uniformly 0 to 2 × ``THINK_SECONDS``), and goes again until the queue is empty."""
+    (uniformly 0 to 2 × ``THINK_SECONDS``), and goes again until the queue is empty.
+    Timed: ``claims.claim`` and the commit (or the rollback of a lost race)."""
     from respondr.domain import claims as ops
     from respondr.domain.errors import Conflict
     from respondr.models import Message, User
@@ -284,8 +285,10 @@ def claims(url: str, first_agent: int, threads: int, start_at: float) -> dict[st
 
     def agent(user_id: int) -> None:
         rng = random.Random(user_id)  # noqa: S311 (which of the top five to try)
-        with Session(engine) as session:
-            actor = session.get(User, user_id)
+        # Like a request, an attempt has the user and the message in hand before it
+        # claims: neither read is timed. The user is read again only after a rollback.
+        with Session(engine, expire_on_commit=False) as session:
+            session.get(User, user_id)
             session.commit()
             while time.time() < start_at:
                 time.sleep(0.001)
@@ -296,10 +299,11 @@ def claims(url: str, first_agent: int, threads: int, start_at: float) -> dict[st
                 if not ids:
                     return
                 message_id = rng.choice(ids)
+                actor = session.get(User, user_id)
+                message = session.get(Message, message_id)
+                assert message is not None and actor is not None
                 started = time.perf_counter()
                 try:
-                    message = session.get(Message, message_id)
-                    assert message is not None and actor is not None
                     ops.claim(session, message, actor=actor, now=utcnow())
                     session.commit()
                     outcome = "won"
@@ -311,7 +315,6 @@ def claims(url: str, first_agent: int, threads: int, start_at: float) -> dict[st
                     attempts.append(
                         {"message": message_id, "agent": user_id, "ms": elapsed, "outcome": outcome}
                     )
-                session.expire_all()
                 time.sleep(rng.uniform(0, 2 * THINK_SECONDS))  # reading the message
 
     workers = [threading.Thread(target=agent, args=(first_agent + n,)) for n in range(threads)]
