@@ -20,12 +20,22 @@ from sqlalchemy import Select, bindparam, func, literal_column, or_, select, tex
 from sqlalchemy.orm import Session, joinedload
 
 from respondr.domain.errors import ValidationError
-from respondr.models import CATEGORIES, INTENTS, Message, PublishedReply, User
+from respondr.models import CATEGORIES, INTENTS, Channel, Fan, Message, PublishedReply, User
 from respondr.models.messages import MESSAGE_STATUSES, OPEN_STATUSES
 
 STATUS_GROUPS = {"open": OPEN_STATUSES, "all": MESSAGE_STATUSES}
 SENTIMENTS = ("positive", "neutral", "negative")
 PAGE_SIZE = 50
+
+# What a row of the inbox shows (the web page and the API's message JSON), read in the
+# page's one statement: of the fan, channel and people only the columns shown, and not
+# the roles every User load fetches. Anything else is loaded if asked for, as usual.
+ROW_LOADING = (
+    joinedload(Message.fan).load_only(Fan.handle, Fan.display_name, Fan.followers),
+    joinedload(Message.channel).load_only(Channel.name),
+    joinedload(Message.claimed_by).load_only(User.name).lazyload(User.role_rows),
+    joinedload(Message.assignee).load_only(User.name).lazyload(User.role_rows),
+)
 
 
 @dataclass(frozen=True)
@@ -77,7 +87,16 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
 
 
 def search_condition(session: Session, words: str):  # type: ignore[no-untyped-def]
-    """The database's own full-text search: PostgreSQL tsvector, SQLite FTS5."""
+    """The database's own full-text search: PostgreSQL tsvector, SQLite FTS5.
+
+    On SQLite a search page costs in proportion to the matches, not the page: the FTS
+    index hands over every matching rowid, which are then fetched and sorted by due time
+    (about 5 µs a match: 57 ms for a word in 10% of 100,000 messages). The other shape,
+    walking ``ix_messages_sla`` and probing FTS5 row by row (``EXISTS … rowid =
+    messages.id``), stops after the page but costs about 70 µs a row read: 7 s at
+    100,000 messages for a word that matches nothing. PostgreSQL walks the index and
+    checks each row, as the rest of the inbox does.
+    """
     terms = [w for w in "".join(c if c.isalnum() else " " for c in words).split() if w]
     if not terms:
         return None
@@ -139,15 +158,7 @@ def inbox_page(
             Message.sla_due_at >= due, or_(Message.sla_due_at > due, Message.id > ident)
         )
     rows = session.scalars(
-        query.options(
-            joinedload(Message.fan),
-            joinedload(Message.channel),
-            # Only their names are shown: not the roles every User load fetches.
-            joinedload(Message.claimed_by).lazyload(User.role_rows),
-            joinedload(Message.assignee).lazyload(User.role_rows),
-        )
-        .order_by(Message.sla_due_at, Message.id)
-        .limit(limit + 1)
+        query.options(*ROW_LOADING).order_by(Message.sla_due_at, Message.id).limit(limit + 1)
     ).all()
     messages = list(rows[:limit])
     next_cursor = encode_cursor(messages[-1]) if len(rows) > limit else None

@@ -7,6 +7,7 @@ from datetime import datetime
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload, load_only
 
 from respondr.domain import claims, drafting, inbox, sla_alerts, stock, triage
 from respondr.domain import presence as presence_ops
@@ -56,8 +57,12 @@ def filters_from_args() -> inbox.InboxFilter:
 def _choices() -> dict[str, object]:
     return {
         "channels": db.session.scalars(select(Channel).order_by(Channel.name)).all(),
+        # Shown as names in a list: not the roles (and all else) a User load fetches.
         "people": db.session.scalars(
-            select(User).where(User.is_active_account.is_(True)).order_by(User.name)
+            select(User)
+            .where(User.is_active_account.is_(True))
+            .order_by(User.name)
+            .options(load_only(User.name), lazyload(User.role_rows))
         ).all(),
         "categories": CATEGORIES,
         "intents": INTENTS,

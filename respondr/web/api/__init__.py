@@ -36,6 +36,11 @@ def api_user():
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         user = user_for_api_token(db.session, header[7:].strip(), now=utcnow())
+        if db.session.dirty:
+            # The token's last use (written once a minute) is saved in its own short
+            # transaction: a read-only call never commits, so it was lost and rewritten on
+            # every GET, holding the token row's lock for the whole request.
+            db.session.commit()
     elif current_user.is_authenticated:
         if request.method in UNSAFE_METHODS:
             csrf.protect()

@@ -16,15 +16,12 @@ from respondr.web.converters import MAX_ID
 
 
 def message_json(message: Message) -> dict[str, Any]:
+    fan, claimed_by = message.fan, message.claimed_by
     return {
         "id": message.id,
         "channel": {"id": message.channel_id, "name": message.channel.name},
         "external_id": message.external_id,
-        "author": {
-            "handle": message.fan.handle,
-            "name": message.fan.display_name,
-            "followers": message.fan.followers,
-        },
+        "author": {"handle": fan.handle, "name": fan.display_name, "followers": fan.followers},
         "text": message.text,
         "url": message.url,
         "thread_id": message.thread_key,
@@ -38,11 +35,7 @@ def message_json(message: Message) -> dict[str, Any]:
         "priority": message.priority,
         "status": message.status,
         "assignee_id": message.assignee_id,
-        "claimed_by": (
-            {"id": message.claimed_by.id, "name": message.claimed_by.name}
-            if message.claimed_by
-            else None
-        ),
+        "claimed_by": {"id": claimed_by.id, "name": claimed_by.name} if claimed_by else None,
         "closed_reason": message.closed_reason,
     }
 
