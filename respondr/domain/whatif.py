@@ -536,7 +536,9 @@ class _Waits:
 
 
 def _rows(session: Session, query: Any) -> Iterator[Any]:
-    result = session.execute(query.execution_options(yield_per=STREAM_ROWS))
+    # On the connection: plain rows, without the ORM's per-row processing (a quarter of
+    # the time spent fetching them).
+    result = session.connection().execute(query.execution_options(yield_per=STREAM_ROWS))
     try:
         yield from result
     finally:
