@@ -251,22 +251,26 @@ def test_arrival_enrichment_is_stored(client, db, token, channel):
     assert stored.priority >= 40 + 40
 
 
-def test_a_lost_race_on_the_unique_key_resolves_to_existing(db, channel, monkeypatch):
+def test_a_repeat_writes_nothing_not_even_the_fan_or_the_teams_turn(db, channel, make_user):
+    """The insert finds the key taken (as when a concurrent delivery won): the stored
+    message is returned, and the fan's profile, the events and the round robin are as
+    they were."""
+    team = factories.create_team(db, members=[make_user(), make_user()])
+    factories.create_routing_rule(db, team=team)
     incoming = ingest_ops.parse_incoming(message(channel, "race-1"))
     first, created = ingest_ops.ingest(db, channel, incoming, actor=None, now=utcnow())
-    assert created
-    # The other delivery's look-up ran before this one committed: it misses, then clashes.
-    real = ingest_ops.stored_messages
-    looks = []
-
-    def first_look_misses(*args):
-        looks.append(args)
-        return {} if len(looks) == 1 else real(*args)
-
-    monkeypatch.setattr(ingest_ops, "stored_messages", first_look_misses)
-    again, created = ingest_ops.ingest(db, channel, incoming, actor=None, now=utcnow())
-    assert not created and again.id == first.id and len(looks) == 2
+    db.commit()
+    turn, events = team.last_assigned_user_id, db.scalar(select(func.count(WorkflowEvent.id)))
+    renamed = message(channel, "race-1", author={"handle": "dana", "name": "D", "followers": 9})
+    again, created_again = ingest_ops.ingest(
+        db, channel, ingest_ops.parse_incoming(renamed), actor=None, now=utcnow()
+    )
+    db.commit()
+    assert created and not created_again and again.id == first.id
     assert count(db, external_id="race-1") == 1
+    assert (first.fan.display_name, first.fan.followers) == ("Dana Fields", 120)
+    assert team.last_assigned_user_id == turn and turn is not None
+    assert db.scalar(select(func.count(WorkflowEvent.id))) == events
 
 
 def test_a_switched_off_channel_takes_no_messages(client, db, token, channel):

@@ -9,10 +9,13 @@ Messages arrive three ways, all ending in :func:`ingest`:
   signed with the app secret (:func:`verify_facebook_signature`).
 
 A message is identified by its channel and external id: a repeated delivery returns the
-stored message unchanged, never a second copy, even when two deliveries race (a
-delivery's messages are written in a savepoint; a unique-key clash means another
-delivery won: each message is then written on its own, and the winner's is returned as
-``existing``). In a batch each item stands alone: a rejected item is reported and not
+stored message unchanged, never a second copy, even when two deliveries race. One
+message is written without a look-up or a savepoint: ``INSERT … ON CONFLICT DO NOTHING
+RETURNING`` stores it, or finds the key taken and returns the stored one as
+``existing``; nothing else (fan profile, routing turn, events) is written before the
+insert has succeeded. A batch is written in a savepoint: a unique-key clash means
+another delivery won, and each of its messages is then written on its own, as one
+message. In a batch each item stands alone: a rejected item is reported and not
 stored, and the others are kept. A batch costs a fixed number of statements, not a few
 per message: its fans and stored messages are read in one query each and its new rows
 inserted together.
@@ -36,6 +39,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, inspect, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -61,8 +65,6 @@ CLOCK_SKEW = timedelta(minutes=5)
 SIGNATURE_HEADER = "X-Respondr-Signature"
 SIGNATURE_TOLERANCE = timedelta(minutes=5)
 FACEBOOK_SIGNATURE_HEADER = "X-Hub-Signature-256"
-# The attempts at storing one message when concurrent deliveries keep clashing with it.
-STORE_ATTEMPTS = 3
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
@@ -328,13 +330,17 @@ def thread_key(session: Session, channel: Channel, incoming: IncomingMessage) ->
     return _thread_of(incoming, parent)
 
 
+def _fan_fields(channel: Channel, incoming: IncomingMessage) -> dict[str, Any]:
+    return {
+        "channel_id": channel.id,
+        "handle": incoming.handle,
+        "display_name": incoming.name or incoming.handle,
+        "followers": incoming.followers,
+    }
+
+
 def _new_fan(channel: Channel, incoming: IncomingMessage) -> Fan:
-    return Fan(
-        channel_id=channel.id,
-        handle=incoming.handle,
-        display_name=incoming.name or incoming.handle,
-        followers=incoming.followers,
-    )
+    return Fan(**_fan_fields(channel, incoming))
 
 
 def _refresh_fan(fan: Fan, incoming: IncomingMessage) -> None:
@@ -413,8 +419,11 @@ def stored_messages(
     return _by_key(session, Message, Message.external_id, keys)
 
 
-def _new_message(item: _Pending, fan: Fan, parent: Message | None, arrival: _Arrival) -> Message:
-    """The message as stored: enriched, threaded and given its SLA due time."""
+def _message_fields(
+    item: _Pending, fan: Fan, parent: Message | None, arrival: _Arrival
+) -> dict[str, Any]:
+    """The message's columns as stored: enriched, threaded and given its SLA due time
+    (its fan and routing aside)."""
     channel, incoming, now = item.channel, item.incoming, arrival.now
     keyword_lists = arrival.organisation.keyword_lists
     handles = arrival.organisation.handles
@@ -425,24 +434,23 @@ def _new_message(item: _Pending, fan: Fan, parent: Message | None, arrival: _Arr
         keyword_lists=keyword_lists if isinstance(keyword_lists, dict) else {},
         owned_space=channel.kind in OWNED_CHANNEL_KINDS,
     )
-    return Message(
-        channel_id=channel.id,
-        external_id=incoming.external_id,
-        fan=fan,
-        text=incoming.text,
-        url=incoming.url,
-        posted_at=incoming.posted_at,
-        received_at=now,
-        thread_key=_thread_of(incoming, parent),
-        in_reply_to=incoming.in_reply_to,
-        category=found.category,
-        intent=found.intent,
-        sentiment_score=found.sentiment_score,
-        sentiment_label=found.sentiment_label,
-        priority=found.priority,
-        status="new",
-        sla_due_at=now + timedelta(minutes=channel.sla_minutes),
-    )
+    return {
+        "channel_id": channel.id,
+        "external_id": incoming.external_id,
+        "text": incoming.text,
+        "url": incoming.url,
+        "posted_at": incoming.posted_at,
+        "received_at": now,
+        "thread_key": _thread_of(incoming, parent),
+        "in_reply_to": incoming.in_reply_to,
+        "category": found.category,
+        "intent": found.intent,
+        "sentiment_score": found.sentiment_score,
+        "sentiment_label": found.sentiment_label,
+        "priority": found.priority,
+        "status": "new",
+        "sla_due_at": now + timedelta(minutes=channel.sla_minutes),
+    }
 
 
 _NUMBERED = (Fan, Message, WorkflowEvent)
@@ -508,7 +516,7 @@ def _write(session: Session, pending: Sequence[_Pending], arrival: _Arrival) -> 
             parent = None
             if _needs_parent(incoming) and incoming.in_reply_to:
                 parent = messages.get((channel_id, incoming.in_reply_to))
-            message = _new_message(item, fan, parent, arrival)
+            message = Message(**_message_fields(item, fan, parent, arrival), fan=fan)
             routed = router.assign(message)
             session.add(message)
             messages[(channel_id, incoming.external_id)] = message
@@ -517,41 +525,90 @@ def _write(session: Session, pending: Sequence[_Pending], arrival: _Arrival) -> 
     if created:
         _number_new_rows(session, len(created))
         session.flush()  # the events need the messages' ids
-        for message, routed in created:
-            # Linked after the insert: linked before, adding the message walks the channel.
-            set_committed_value(message, "channel", channels[message.channel_id])
-            signals.message_received.send(
-                message, session=session, actor=arrival.actor, at=arrival.now
-            )
-            announce(session, message, routed, now=arrival.now)
-        _number_new_rows(session, len(created))
-        router.save()
-        session.flush()
+        _announce(session, created, channels, router, arrival)
     return results
 
 
+def _announce(
+    session: Session,
+    created: Sequence[tuple[Message, Routed | None]],
+    channels: Mapping[int, Channel],
+    router: Router,
+    arrival: _Arrival,
+) -> None:
+    """Send each stored message's signals (its events), then write the teams' turns."""
+    for message, routed in created:
+        # Linked after the insert: linked before, adding the message walks the channel.
+        set_committed_value(message, "channel", channels[message.channel_id])
+        signals.message_received.send(message, session=session, actor=arrival.actor, at=arrival.now)
+        announce(session, message, routed, now=arrival.now)
+    _number_new_rows(session, len(created))
+    router.save()
+    session.flush()
+
+
+_Inserted = TypeVar("_Inserted", Message, Fan)
+
+
+def _insert_new(
+    session: Session, model: type[_Inserted], values: dict[str, Any]
+) -> _Inserted | None:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING`` the new row, or None when its unique
+    key is taken (a concurrent insert of the key is waited for, not clashed with)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(model).values(values).on_conflict_do_nothing().returning(model)
+    return session.scalars(statement).first()
+
+
+def _write_one(session: Session, item: _Pending, arrival: _Arrival) -> ItemResult:
+    """Store one message in as few statements as it takes: its fan read (and inserted on
+    first sight), routing, then the message inserted unless its key is taken, and only
+    then the fan's profile, the events and the team's turn. No savepoint is needed:
+    nothing clashes, and a repeat has written nothing."""
+    channel, incoming = item.channel, item.incoming
+    lookup = select(Fan).where(Fan.channel_id == channel.id, Fan.handle == incoming.handle)
+    fan = session.scalar(lookup)
+    if fan is None:
+        fan = _insert_new(session, Fan, _fan_fields(channel, incoming)) or session.scalar(lookup)
+    message = None
+    if fan is not None:
+        parent = None
+        if _needs_parent(incoming) and incoming.in_reply_to:
+            parent = find_message(session, channel, incoming.in_reply_to)
+        fields = _message_fields(item, fan, parent, arrival)
+        draft = Message(**fields)  # routed before the insert, which stores its assignee
+        router = Router(session)
+        routed = router.assign(draft)
+        routing = {"assignee_id": draft.assignee_id, "assigned_team_id": draft.assigned_team_id}
+        message = _insert_new(session, Message, fields | routing | {"fan_id": fan.id})
+    if message is None or fan is None:
+        known = find_message(session, channel, incoming.external_id)
+        if known is not None:
+            return ItemResult("existing", known)
+        return ItemResult(
+            "rejected",
+            field=item.where,
+            error="This message could not be stored just now; send it again.",
+        )
+    set_committed_value(message, "fan", fan)
+    _refresh_fan(fan, incoming)
+    _announce(session, [(message, routed)], {channel.id: channel}, router, arrival)
+    return ItemResult("created", message)
+
+
 def _store(session: Session, pending: Sequence[_Pending], arrival: _Arrival) -> list[ItemResult]:
-    """Write ``pending`` in one savepoint. A unique-key clash means a concurrent delivery
-    stored one of these messages, or a fan, first: the savepoint is rolled back and each
-    message is written on its own (a few attempts, looking again each time), so the
-    winner's message is returned as ``existing`` and only that item is affected."""
-    if not pending:
-        return []
-    for _ in range(STORE_ATTEMPTS if len(pending) == 1 else 1):
+    """Write one message on its own (:func:`_write_one`), a batch in one savepoint. A
+    unique-key clash in a batch means a concurrent delivery stored one of its messages,
+    or a fan, first: the savepoint is rolled back and each message is written on its
+    own, so the winner's message is returned as ``existing`` and only that item is
+    affected."""
+    if len(pending) > 1:
         try:
             with session.begin_nested():
                 return _write(session, pending, arrival)
         except IntegrityError:
-            continue
-    if len(pending) > 1:
-        return [result for item in pending for result in _store(session, [item], arrival)]
-    return [
-        ItemResult(
-            "rejected",
-            field=pending[0].where,
-            error="This message could not be stored just now; send it again.",
-        )
-    ]
+            pass
+    return [_write_one(session, item, arrival) for item in pending]
 
 
 def _check_active(channel: Channel, field: str) -> None:
