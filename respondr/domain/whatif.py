@@ -284,13 +284,10 @@ def _query(dialect: str, scope: metrics.Scope, reads: Mapping[str, Any] | None) 
         first_columns.append(case((unedited, 1), else_=0).label("unedited"))
     if every or "author_approved_fewer_than" in reads:
         first_columns.append(Submission.author_id)
-    firsts = (
-        select(*first_columns)
-        .join(Draft, Draft.id == Submission.draft_id)
-        .join(Message, Message.id == Draft.message_id)
-        .where(*period)
-        .cte("first_submissions")
-    )
+    submissions = select(*first_columns).join(Draft, Draft.id == Submission.draft_id)
+    if period:  # all time needs no message read
+        submissions = submissions.join(Message, Message.id == Draft.message_id).where(*period)
+    firsts = submissions.cte("first_submissions")
     f = firsts.c
     stages = MessageStageTotals
     columns = [
