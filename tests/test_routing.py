@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from respondr.domain import ingest, routing
-from respondr.models import WorkflowEvent
+from respondr.extensions import db as flask_db
+from respondr.models import Channel, Message, Team, WorkflowEvent
 from respondr.timeutil import utcnow
 from tests import factories
 
@@ -137,3 +139,49 @@ def test_next_in_turn_wraps_round_and_skips_those_who_cannot_take_work(make_user
     assert routing.next_in_turn([cat, ben, ana], ana.id) is cat
     assert routing.next_in_turn([cat, ben, ana], cat.id) is ana
     assert routing.next_in_turn([ben], None) is None
+
+
+def test_concurrent_deliveries_share_the_team_turns_fairly_and_repeats_take_none(committed_app):
+    """Nine deliveries at once, three of them repeats: six messages, two per member, and
+    the next turn follows on as if they had arrived one by one."""
+    with committed_app.app_context():
+        session = flask_db.session
+        members = [factories.create_user(session, name=f"Racer {n}") for n in range(3)]
+        team = factories.create_team(session, members=members)
+        factories.create_routing_rule(session, team=team)
+        channel = factories.create_channel(session)
+        channel_id, team_id = channel.id, team.id
+        member_ids = sorted(m.id for m in members)
+        flask_db.session.remove()
+    external_ids = [f"race-{n}" for n in range(6)] + ["race-0", "race-1", "race-2"]
+    barrier = threading.Barrier(len(external_ids))
+    failures: list[BaseException] = []
+
+    def deliver(external_id: str) -> None:
+        try:
+            with committed_app.app_context():
+                session = flask_db.session
+                barrier.wait(timeout=10)
+                receive(session, session.get(Channel, channel_id), external_id)
+                session.commit()
+                flask_db.session.remove()
+        except BaseException as error:  # reported below, with the thread's traceback
+            failures.append(error)
+
+    threads = [threading.Thread(target=deliver, args=(e,)) for e in external_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not failures, failures
+    with committed_app.app_context():
+        session = flask_db.session
+        assignees = session.scalars(
+            select(Message.assignee_id).where(Message.channel_id == channel_id)
+        ).all()
+        assert sorted(assignees) == sorted(member_ids * 2)
+        next_message = receive(session, session.get(Channel, channel_id), "race-next")
+        assert next_message.assignee_id == member_ids[0]
+        assert session.get(Team, team_id).last_assigned_user_id == member_ids[0]
+        session.rollback()
+        flask_db.session.remove()

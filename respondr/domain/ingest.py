@@ -582,6 +582,8 @@ def _write_one(session: Session, item: _Pending, arrival: _Arrival) -> ItemResul
         routing = {"assignee_id": draft.assignee_id, "assigned_team_id": draft.assigned_team_id}
         message = _insert_new(session, Message, fields | routing | {"fan_id": fan.id})
     if message is None or fan is None:
+        if fan is not None:
+            router.give_back()
         known = find_message(session, channel, incoming.external_id)
         if known is not None:
             return ItemResult("existing", known)

@@ -14,8 +14,10 @@ person's or team's list. It never claims: work starts at the claim.
 - A rule naming a team assigns the team and hands the message round-robin to the next
   member, by user id after the one who had the last, who is active and available. With
   nobody available, the message stays in the pool but keeps the team, so the team sees
-  it. The team row is locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite serialises
-  writers anyway) so that concurrent ingests never give two messages the same turn.
+  it. The turn is taken by one ``UPDATE teams … RETURNING``, which locks the team row
+  (on PostgreSQL a concurrent update is waited for and the turn computed again from its
+  result; SQLite serialises writers anyway), so that concurrent ingests never give two
+  messages the same turn.
 - No matching rule: the message stays in the pool.
 
 Routing happens before the message is written (:class:`Router` sets its assignee and
@@ -28,8 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import String, cast, func, select, update
+from sqlalchemy.orm import Session, aliased
 
 from respondr import signals
 from respondr.domain.enrich import contains_term
@@ -90,22 +92,31 @@ def next_in_turn(members: list[User], last_assigned_user_id: int | None) -> User
     return None if chosen is None else ready[chosen]
 
 
+def previous_id_in_turn(ready_ids: Sequence[int], user_id: int) -> int:
+    """The id before ``user_id`` among ``ready_ids`` (wrapping round): a last turn from
+    which :func:`next_id_in_turn` gives ``user_id`` again."""
+    ordered = sorted(ready_ids)
+    return next((i for i in reversed(ordered) if i < user_id), ordered[-1])
+
+
 @dataclass
 class _Turn:
-    """A locked team's round robin: who is ready and who had the last message."""
+    """A locked team's round robin: who is ready, who had the last message, and the
+    last turn as written to the team row."""
 
     ready_ids: list[int]
     last_assigned_user_id: int | None
-    taken: bool = False
+    written: int | None
 
 
 class Router:
     """Routes the new messages of one transaction by the first matching rule.
 
-    The rules are read once, and each team is locked (with its ready members read in the
-    same statement) the first time it takes a turn; its last turn is written back by
-    :meth:`save`. The lock is held to the end of the transaction, so routing a batch
-    here gives the same turns as routing its messages one by one.
+    The rules are read once. A team's first turn is taken by one statement, which locks
+    the team row, writes the turn and reads its ready members; further turns (a batch)
+    are counted here and the last one written back by :meth:`save`. The lock is held to
+    the end of the transaction, so routing a batch here gives the same turns as routing
+    its messages one by one.
     """
 
     def __init__(self, session: Session) -> None:
@@ -139,43 +150,69 @@ class Router:
     def _take_turn(self, team_id: int) -> int | None:
         turn = self._turns.get(team_id)
         if turn is None:
-            turn = self._turns[team_id] = self._lock(team_id)
+            turn = self._turns[team_id] = self._first_turn(team_id)
+            return turn.last_assigned_user_id if turn.ready_ids else None
         chosen = next_id_in_turn(turn.ready_ids, turn.last_assigned_user_id)
         if chosen is not None:
             turn.last_assigned_user_id = chosen
-            turn.taken = True
         return chosen
 
-    def _lock(self, team_id: int) -> _Turn:
-        """Lock the team (``FOR UPDATE`` on PostgreSQL; SQLite serialises writers) and
-        read its last turn and the members who can take work, in one statement."""
-        ready = and_(
-            User.id == team_members.c.user_id,
-            User.is_active_account.is_(True),
-            User.available.is_(True),
+    def _first_turn(self, team_id: int) -> _Turn:
+        """Take the team's next turn in one ``UPDATE … RETURNING``: the first ready
+        member after the last one (else the first ready member; with nobody ready the
+        last turn stays), returning it with the ready members' ids."""
+        member = aliased(User, name="member")
+        ready = (
+            select(member.id)
+            .join(team_members, team_members.c.user_id == member.id)
+            .where(
+                team_members.c.team_id == team_id,
+                member.is_active_account.is_(True),
+                member.available.is_(True),
+            )
         )
-        rows = self.session.execute(
-            select(Team.last_assigned_user_id, User.id)
-            .select_from(Team)
-            .outerjoin(team_members, team_members.c.team_id == Team.id)
-            .outerjoin(User, ready)
+        after = ready.where(member.id > Team.last_assigned_user_id)
+        if self.session.get_bind().dialect.name == "postgresql":
+            listed = func.string_agg(cast(member.id, String), ",")
+        else:
+            listed = func.group_concat(member.id, ",")
+        row = self.session.execute(
+            update(Team)
             .where(Team.id == team_id)
-            .with_for_update(of=Team)
-        ).all()
-        if not rows:
+            .values(
+                last_assigned_user_id=func.coalesce(
+                    after.with_only_columns(func.min(member.id)).scalar_subquery(),
+                    ready.with_only_columns(func.min(member.id)).scalar_subquery(),
+                    Team.last_assigned_user_id,
+                )
+            )
+            .returning(
+                Team.last_assigned_user_id, ready.with_only_columns(listed).scalar_subquery()
+            )
+        ).first()
+        if row is None:
             raise LookupError(f"routing names team {team_id}, which does not exist")
-        ready_ids = [user_id for _, user_id in rows if user_id is not None]
-        return _Turn(ready_ids, rows[0][0])
+        last, listed_ids = row
+        ready_ids = [int(i) for i in listed_ids.split(",")] if listed_ids else []
+        return _Turn(ready_ids, last, written=last)
 
     def save(self) -> None:
-        """Write each team's last turn."""
+        """Write each team's last turn, when a batch took more turns than its first."""
         for team_id, turn in self._turns.items():
-            if turn.taken:
-                self.session.execute(
-                    update(Team)
-                    .where(Team.id == team_id)
-                    .values(last_assigned_user_id=turn.last_assigned_user_id)
-                )
+            if turn.last_assigned_user_id != turn.written:
+                self._write_turn(team_id, turn.last_assigned_user_id)
+
+    def give_back(self) -> None:
+        """Undo the turns taken (the message was a repeat and is not stored): each team's
+        last turn goes back to the ready member before, from whom the same member is next."""
+        for team_id, turn in self._turns.items():
+            if turn.ready_ids and turn.written is not None:
+                self._write_turn(team_id, previous_id_in_turn(turn.ready_ids, turn.written))
+
+    def _write_turn(self, team_id: int, user_id: int | None) -> None:
+        self.session.execute(
+            update(Team).where(Team.id == team_id).values(last_assigned_user_id=user_id)
+        )
 
 
 def announce(session: Session, message: Message, routed: Routed | None, *, now: datetime) -> None:
