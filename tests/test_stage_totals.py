@@ -13,10 +13,10 @@ from respondr.domain.policies import find_policy, set_channel_policy
 from respondr.domain.presets import ensure_presets
 from respondr.migrate import upgrade
 from respondr.models import Message, MessageStageTotals, WorkflowEvent
-from respondr.signals import message_claimed
 from respondr.timeutil import utcnow
 from tests import factories
 from tests.test_history_import import SAMPLE, cast  # noqa: F401  (the sample's people)
+from tests.test_ingest_batching import statements
 
 NOTHING_YET = (None, None, None, False)
 """A message with no stored row: no stage event yet."""
@@ -124,9 +124,20 @@ def test_an_imported_history_carries_fresh_rows(db, runner, cast):  # noqa: F811
     assert sum(1 for row in rows.values() if row[3]) >= 2  # answered ones among them
 
 
+def test_a_claim_commits_without_touching_the_stored_rows(
+    db, make_user, make_channel, make_message
+):
+    message = make_message(make_channel())
+    with statements(db) as seen:
+        claims.claim(db, message, actor=make_user(), now=utcnow())
+        db.commit()
+    assert not [s for s in seen if "message_stage_totals" in s]
+    assert_rows_are_fresh(db)
+
+
 def test_deleting_a_message_deletes_its_row(db, make_user, make_channel, make_message):
     message = make_message(make_channel())
-    message_claimed.send(message, session=db, actor=make_user(), at=utcnow())
+    triage.close(db, [message], reason="spam", actor=make_user(), now=utcnow())
     db.commit()
     assert message.id in stored(db)
     db.execute(delete(Message).where(Message.id == message.id))

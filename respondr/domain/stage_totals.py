@@ -31,7 +31,10 @@ PENDING = "respondr.stage_totals.pending"
 BATCH = 500
 """Messages refreshed per statement (SQLite caps a statement's parameters)."""
 COLUMNS = ("message_id", "approval_wait", "rework", "ttfr", "answered")
-_STAGE_KINDS = frozenset(metrics.EVENT_KINDS)
+_CHANGING_KINDS = frozenset(metrics.EVENT_KINDS) - {"claimed", "draft_started"}
+"""The event kinds that can change a stored figure. A claim or a draft's start ends queue
+wait and starts drafting, neither of which is stored: refreshing on them would only hold
+the claimed row's lock longer while 50 agents race for the same messages."""
 _IDS: BindParameter[int] = bindparam("message_ids", expanding=True)
 _RESTRICTED = MessageStageTotals.message_id.in_(_IDS)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -73,8 +76,8 @@ def _insert(dialect: str, *, restricted: bool) -> Insert:
 
 
 def note_event(session: Session, kind: str, message_id: int | None) -> None:
-    """Mark a message's row as due when an event of ``kind`` is written for it."""
-    if message_id is not None and kind in _STAGE_KINDS:
+    """Mark a message's row as due when an event of ``kind`` can change it."""
+    if message_id is not None and kind in _CHANGING_KINDS:
         session.info.setdefault(PENDING, set()).add(message_id)
 
 
