@@ -26,11 +26,12 @@ team), and is announced once it has an id (:func:`announce`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import String, cast, func, select, update
+from sqlalchemy import Integer, String, Update, bindparam, cast, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from respondr import signals
@@ -109,6 +110,42 @@ class _Turn:
     written: int | None
 
 
+@functools.cache
+def _turn_update(dialect: str) -> Update:
+    """The statement taking a team's next turn: the first ready member after the last one
+    (else the first ready member; with nobody ready the last turn stays), returning it
+    with the ready members' ids. Built once per dialect: building it per message cost
+    more than running it."""
+    team_id = bindparam("team_id", type_=Integer)
+    member = aliased(User, name="member")
+    ready = (
+        select(member.id)
+        .join(team_members, team_members.c.user_id == member.id)
+        .where(
+            team_members.c.team_id == team_id,
+            member.is_active_account.is_(True),
+            member.available.is_(True),
+        )
+    )
+    after = ready.where(member.id > Team.last_assigned_user_id)
+    if dialect == "postgresql":
+        listed = func.string_agg(cast(member.id, String), ",")
+    else:
+        listed = func.group_concat(member.id, ",")
+    return (
+        update(Team)
+        .where(Team.id == team_id)
+        .values(
+            last_assigned_user_id=func.coalesce(
+                after.with_only_columns(func.min(member.id)).scalar_subquery(),
+                ready.with_only_columns(func.min(member.id)).scalar_subquery(),
+                Team.last_assigned_user_id,
+            )
+        )
+        .returning(Team.last_assigned_user_id, ready.with_only_columns(listed).scalar_subquery())
+    )
+
+
 class Router:
     """Routes the new messages of one transaction by the first matching rule.
 
@@ -158,38 +195,9 @@ class Router:
         return chosen
 
     def _first_turn(self, team_id: int) -> _Turn:
-        """Take the team's next turn in one ``UPDATE … RETURNING``: the first ready
-        member after the last one (else the first ready member; with nobody ready the
-        last turn stays), returning it with the ready members' ids."""
-        member = aliased(User, name="member")
-        ready = (
-            select(member.id)
-            .join(team_members, team_members.c.user_id == member.id)
-            .where(
-                team_members.c.team_id == team_id,
-                member.is_active_account.is_(True),
-                member.available.is_(True),
-            )
-        )
-        after = ready.where(member.id > Team.last_assigned_user_id)
-        if self.session.get_bind().dialect.name == "postgresql":
-            listed = func.string_agg(cast(member.id, String), ",")
-        else:
-            listed = func.group_concat(member.id, ",")
-        row = self.session.execute(
-            update(Team)
-            .where(Team.id == team_id)
-            .values(
-                last_assigned_user_id=func.coalesce(
-                    after.with_only_columns(func.min(member.id)).scalar_subquery(),
-                    ready.with_only_columns(func.min(member.id)).scalar_subquery(),
-                    Team.last_assigned_user_id,
-                )
-            )
-            .returning(
-                Team.last_assigned_user_id, ready.with_only_columns(listed).scalar_subquery()
-            )
-        ).first()
+        """Take the team's next turn in one ``UPDATE … RETURNING`` (:func:`_turn_update`)."""
+        dialect = self.session.get_bind().dialect.name
+        row = self.session.execute(_turn_update(dialect), {"team_id": team_id}).first()
         if row is None:
             raise LookupError(f"routing names team {team_id}, which does not exist")
         last, listed_ids = row
