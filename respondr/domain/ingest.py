@@ -12,8 +12,8 @@ A message is identified by its channel and external id: a repeated delivery retu
 stored message unchanged, never a second copy, even when two deliveries race. One
 message is written without a look-up or a savepoint: ``INSERT … ON CONFLICT DO NOTHING
 RETURNING`` stores it, or finds the key taken and returns the stored one as
-``existing``; nothing else (fan profile, routing turn, events) is written before the
-insert has succeeded. A batch is written in a savepoint: a unique-key clash means
+``existing``; nothing else (fan profile, events) is written before the insert has
+succeeded, and a repeat gives back the routing turn it took. A batch is written in a savepoint: a unique-key clash means
 another delivery won, and each of its messages is then written on its own, as one
 message. In a batch each item stands alone: a rejected item is reported and not
 stored, and the others are kept. A batch costs a fixed number of statements, not a few
@@ -571,9 +571,9 @@ def _insert_new(
 
 def _write_one(session: Session, item: _Pending, arrival: _Arrival) -> ItemResult:
     """Store one message in as few statements as it takes: its fan read (and inserted on
-    first sight), routing, then the message inserted unless its key is taken, and only
-    then the fan's profile, the events and the team's turn. No savepoint is needed:
-    nothing clashes, and a repeat has written nothing."""
+    first sight), routing (which takes the team's turn), then the message inserted unless
+    its key is taken, and only then the fan's profile and the events. No savepoint is
+    needed: nothing clashes, and a repeat gives its turn back."""
     channel, incoming = item.channel, item.incoming
     lookup = select(Fan).where(Fan.channel_id == channel.id, Fan.handle == incoming.handle)
     fan = session.scalar(lookup)
