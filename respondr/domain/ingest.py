@@ -13,12 +13,12 @@ stored message unchanged, never a second copy, even when two deliveries race. On
 message is written without a look-up or a savepoint: ``INSERT … ON CONFLICT DO NOTHING
 RETURNING`` stores it, or finds the key taken and returns the stored one as
 ``existing``; nothing else (fan profile, events) is written before the insert has
-succeeded, and a repeat gives back the routing turn it took. A batch is written in a savepoint: a unique-key clash means
-another delivery won, and each of its messages is then written on its own, as one
-message. In a batch each item stands alone: a rejected item is reported and not
-stored, and the others are kept. A batch costs a fixed number of statements, not a few
-per message: its fans and stored messages are read in one query each and its new rows
-inserted together.
+succeeded, and a repeat gives back the routing turn it took. A batch is written in a
+savepoint: a unique-key clash means another delivery won, and each of its messages is
+then written on its own, as one message. In a batch each item stands alone: a rejected
+item is reported and not stored, and the others are kept. A batch costs a fixed number
+of statements, not a few per message: its fans and stored messages are read in one
+query each and its new rows inserted together.
 
 Text is stored verbatim. The one exception is what no database here can hold: a NUL
 character (U+0000; PostgreSQL text cannot store it) or an unpaired surrogate (not
